@@ -1,0 +1,89 @@
+package main
+
+import (
+	"errors"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/berth-runtime/berth/bundle"
+	"github.com/berth-runtime/berth/libcontainer"
+)
+
+// createFlags are shared by create and run.
+var createFlags = []cli.Flag{
+	&cli.StringFlag{Name: "bundle", Aliases: []string{"b"}, Usage: "path to the root of the bundle directory, defaults to the current directory"},
+	&cli.StringFlag{Name: "console-socket", Usage: "path to an AF_UNIX socket which will receive a file descriptor referencing the master end of the console's pseudoterminal"},
+	&cli.StringFlag{Name: "pidfd-socket", Usage: "path to an AF_UNIX socket which will receive a pidfd of the container's init (not available yet)"},
+	&cli.StringFlag{Name: "pid-file", Usage: "specify the file to write the process id to"},
+	&cli.BoolFlag{Name: "no-pivot", Usage: "do not use pivot root to jail process inside rootfs"},
+	&cli.BoolFlag{Name: "no-new-keyring", Usage: "do not create a new session keyring for the container"},
+	&cli.IntFlag{Name: "preserve-fds", Usage: "pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total)"},
+}
+
+var createCommand = &cli.Command{
+	Name:      "create",
+	Usage:     "create a container",
+	ArgsUsage: "<container-id>",
+	Flags: append(append([]cli.Flag{}, createFlags...),
+		// go-runc may append --detach to create; it changes nothing.
+		&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Hidden: true}),
+	Action: func(c *cli.Context) error {
+		if err := checkArgs(c, 1, 1); err != nil {
+			return err
+		}
+		ctr, err := createContainer(c, true)
+		if err != nil {
+			return err
+		}
+		ctr.Release()
+		return nil
+	},
+}
+
+// createContainer does create's work for create and run: it returns with
+// the init waiting on the exec fifo and the pid file written.
+func createContainer(c *cli.Context, detach bool) (*libcontainer.Container, error) {
+	id, err := containerID(c)
+	if err != nil {
+		return nil, err
+	}
+	pidFile, err := absPidFile(c.String("pid-file"))
+	if err != nil {
+		return nil, err
+	}
+	dir := c.String("bundle")
+	if dir == "" {
+		dir = "."
+	}
+	b, err := bundle.Load(dir)
+	if err != nil {
+		return nil, err
+	}
+	if c.String("pidfd-socket") != "" {
+		return nil, errors.New("--pidfd-socket is not supported yet")
+	}
+	terminal := b.Spec.Process != nil && b.Spec.Process.Terminal
+	switch {
+	case terminal:
+		return nil, errors.New("process.terminal is not supported yet")
+	case c.String("console-socket") != "":
+		return nil, errors.New("cannot use console socket if runc will not detach or allocate tty")
+	}
+	extra, err := preservedFiles(c.Int("preserve-fds"))
+	if err != nil {
+		return nil, err
+	}
+	ctr, err := libcontainer.Create(&libcontainer.CreateOpts{
+		Root: c.String("root"), ID: id, Bundle: b, NoPivot: c.Bool("no-pivot"),
+		NoNewKeyring: c.Bool("no-new-keyring"), ExtraFiles: extra,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := writePidFile(pidFile, ctr.InitPid()); err != nil {
+		ctr.Delete(true)
+		ctr.Release()
+		return nil, err
+	}
+	return ctr, nil
+}

@@ -1,0 +1,56 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"sort"
+
+	"github.com/opencontainers/runtime-spec/specs-go/features"
+	"github.com/urfave/cli/v2"
+
+	"github.com/berth-runtime/berth/libcontainer/caps"
+	"github.com/berth-runtime/berth/libcontainer/rootfs"
+)
+
+var featuresCommand = &cli.Command{
+	Name:  "features",
+	Usage: "show the enabled features",
+	Action: func(c *cli.Context) error {
+		if err := checkArgs(c, 0, 0); err != nil {
+			return err
+		}
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "    ")
+		return enc.Encode(currentFeatures())
+	},
+}
+
+// currentFeatures lists only what Berth really implements; it grows as
+// features land.
+func currentFeatures() *features.Features {
+	t, f := true, false
+	opts := rootfs.KnownOptions()
+	sort.Strings(opts)
+	return &features.Features{
+		OCIVersionMin: "1.0.0",
+		OCIVersionMax: specVersion,
+		MountOptions:  opts,
+		Linux: &features.Linux{
+			Namespaces:   []string{"cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"},
+			Capabilities: caps.Names(),
+			Cgroup:       &features.Cgroup{V1: &t, V2: &t, Systemd: &f, SystemdUser: &f, Rdma: &f},
+			Seccomp:      &features.Seccomp{Enabled: &f},
+			Apparmor:     &features.Apparmor{Enabled: &f},
+			Selinux:      &features.Selinux{Enabled: &f},
+			IntelRdt:     &features.IntelRdt{Enabled: &f},
+			MountExtensions: &features.MountExtensions{
+				IDMap: &features.IDMap{Enabled: &f},
+			},
+		},
+		Annotations: map[string]string{
+			"org.berth-runtime.berth.version": version,
+			"org.berth-runtime.berth.commit":  commitString(),
+		},
+		PotentiallyUnsafeConfigAnnotations: []string{"bundle"},
+	}
+}

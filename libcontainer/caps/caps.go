@@ -1,0 +1,155 @@
+// Package caps maps capability names to numbers and applies the five
+// capability sets of an OCI process to the calling thread.
+package caps
+
+import (
+	"fmt"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// names lists every capability the kernel headers know, by number.
+var names = [...]string{
+	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
+	"CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
+	"CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK",
+	"CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE",
+	"CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE",
+	"CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE", "CAP_AUDIT_WRITE",
+	"CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG",
+	"CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF",
+	"CAP_CHECKPOINT_RESTORE",
+}
+
+// Names returns every known capability name.
+func Names() []string { return append([]string(nil), names[:]...) }
+
+// Parse turns a capability name (with or without the CAP_ prefix, any case)
+// into its number.
+func Parse(name string) (int, error) {
+	n := strings.ToUpper(name)
+	if !strings.HasPrefix(n, "CAP_") {
+		n = "CAP_" + n
+	}
+	for i, c := range names {
+		if c == n {
+			return i, nil
+		}
+	}
+	return 0, fmt.Errorf("unknown capability %q", name)
+}
+
+// Set is a capability bit mask.
+type Set uint64
+
+// ParseSet turns a list of names into a mask. Capabilities the running
+// kernel does not have are an error naming them.
+func ParseSet(list []string, lastCap int) (Set, error) {
+	var s Set
+	for _, name := range list {
+		n, err := Parse(name)
+		if err != nil {
+			return 0, err
+		}
+		if n > lastCap {
+			return 0, fmt.Errorf("capability %s is not supported by this kernel", name)
+		}
+		s |= 1 << uint(n)
+	}
+	return s, nil
+}
+
+// Sets is a parsed process.capabilities.
+type Sets struct {
+	Bounding, Effective, Inheritable, Permitted, Ambient Set
+}
+
+// LastCap reads the highest capability number the kernel supports.
+func LastCap() int {
+	var data [8]byte
+	fd, err := unix.Open("/proc/sys/kernel/cap_last_cap", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return len(names) - 1
+	}
+	defer unix.Close(fd)
+	n, _ := unix.Read(fd, data[:])
+	v := 0
+	for _, c := range data[:max(n, 0)] {
+		if c < '0' || c > '9' {
+			break
+		}
+		v = v*10 + int(c-'0')
+	}
+	if v == 0 {
+		return len(names) - 1
+	}
+	return v
+}
+
+// FromSpec parses all five sets.
+func FromSpec(c *specs.LinuxCapabilities, lastCap int) (*Sets, error) {
+	if c == nil {
+		return &Sets{}, nil
+	}
+	var s Sets
+	var err error
+	for _, p := range []struct {
+		dst  *Set
+		src  []string
+		name string
+	}{
+		{&s.Bounding, c.Bounding, "bounding"}, {&s.Effective, c.Effective, "effective"},
+		{&s.Inheritable, c.Inheritable, "inheritable"}, {&s.Permitted, c.Permitted, "permitted"},
+		{&s.Ambient, c.Ambient, "ambient"},
+	} {
+		if *p.dst, err = ParseSet(p.src, lastCap); err != nil {
+			return nil, fmt.Errorf("process.capabilities.%s: %w", p.name, err)
+		}
+	}
+	return &s, nil
+}
+
+// DropBounding removes every capability not in keep from the bounding set.
+// It needs CAP_SETPCAP, so it runs before the user switch.
+func DropBounding(keep Set, lastCap int) error {
+	for i := 0; i <= lastCap; i++ {
+		if keep&(1<<uint(i)) != 0 {
+			continue
+		}
+		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(i), 0, 0, 0); err != nil && err != unix.EINVAL {
+			return fmt.Errorf("drop %s from the bounding set: %w", names[i], err)
+		}
+	}
+	return nil
+}
+
+// Apply sets the effective, permitted and inheritable sets of the calling
+// thread, then raises the ambient ones.
+func (s *Sets) Apply() error {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	for i := 0; i < 2; i++ {
+		data[i].Effective = uint32(s.Effective >> (32 * i))
+		data[i].Permitted = uint32(s.Permitted >> (32 * i))
+		data[i].Inheritable = uint32(s.Inheritable >> (32 * i))
+	}
+	if err := unix.Capset(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("set capabilities: %w", err)
+	}
+	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
+		return fmt.Errorf("clear ambient capabilities: %w", err)
+	}
+	for i := range names {
+		// The kernel only raises an ambient capability that is both
+		// permitted and inheritable; runc skips the others the same way.
+		if s.Ambient&(1<<uint(i)) == 0 || s.Permitted&s.Inheritable&(1<<uint(i)) == 0 {
+			continue
+		}
+		if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, uintptr(i), 0, 0); err != nil {
+			return fmt.Errorf("raise ambient %s: %w", names[i], err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,414 @@
+// Package cgroups places a container's processes in their cgroup on cgroup
+// v1, v2 and hybrid hosts, and kills and removes that cgroup on delete.
+// Resource limits are not applied here yet.
+package cgroups
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Root is where cgroup file systems are mounted.
+const Root = "/sys/fs/cgroup"
+
+// UnifiedKey is the key of the cgroup v2 path in a path map (runc uses "").
+const UnifiedKey = ""
+
+// Mode is the cgroup layout of the host.
+type Mode int
+
+// The three layouts runc and crun tell apart.
+const (
+	Legacy Mode = iota
+	Hybrid
+	Unified
+)
+
+func (m Mode) String() string {
+	return [...]string{"v1", "hybrid", "v2"}[m]
+}
+
+// DetectMode looks at the file system types under /sys/fs/cgroup, as runc does.
+func DetectMode() Mode {
+	var st unix.Statfs_t
+	if unix.Statfs(Root, &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC {
+		return Unified
+	}
+	if unix.Statfs(filepath.Join(Root, "unified"), &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC {
+		return Hybrid
+	}
+	return Legacy
+}
+
+// Manager handles one container's cgroup directories.
+type Manager struct {
+	// Paths maps a v1 hierarchy (its controllers, comma separated) or
+	// UnifiedKey to the absolute directory of the container's cgroup.
+	Paths map[string]string
+	// Mode is the host layout the paths were computed for.
+	Mode Mode
+}
+
+// FromPaths rebuilds a manager from saved paths.
+func FromPaths(paths map[string]string) *Manager {
+	m := &Manager{Paths: paths, Mode: Legacy}
+	if p, ok := paths[UnifiedKey]; ok {
+		m.Mode = Hybrid
+		if !strings.HasPrefix(p, filepath.Join(Root, "unified")+"/") {
+			m.Mode = Unified
+		}
+	}
+	return m
+}
+
+// New computes the paths for cgroupsPath on this host. An absolute path is
+// taken from the hierarchy root; a relative one is placed under the parent of
+// Berth's own cgroup on v2 and under Berth's own cgroup on v1, as runc does;
+// an empty one defaults to "berth-<id>".
+func New(cgroupsPath, id string) (*Manager, error) {
+	if cgroupsPath == "" {
+		cgroupsPath = "berth-" + id
+	}
+	clean := filepath.Clean("/" + cgroupsPath)
+	if clean == "/" {
+		return nil, fmt.Errorf("cgroupsPath %q names the root cgroup", cgroupsPath)
+	}
+	abs := filepath.IsAbs(cgroupsPath)
+	own, err := ownCgroups()
+	if err != nil {
+		return nil, err
+	}
+	m := &Manager{Paths: map[string]string{}, Mode: DetectMode()}
+	join := func(mount, ownPath string, parentOfOwn bool) string {
+		if abs {
+			return filepath.Join(mount, clean)
+		}
+		base := ownPath
+		if parentOfOwn {
+			base = filepath.Dir(ownPath)
+		}
+		return filepath.Join(mount, base, clean)
+	}
+	switch m.Mode {
+	case Unified:
+		m.Paths[UnifiedKey] = join(Root, own[UnifiedKey], true)
+	default:
+		mounts, err := v1Mounts()
+		if err != nil {
+			return nil, err
+		}
+		for key, mnt := range mounts {
+			m.Paths[key] = join(mnt, own[key], false)
+		}
+		if m.Mode == Hybrid {
+			m.Paths[UnifiedKey] = join(filepath.Join(Root, "unified"), own[UnifiedKey], true)
+		}
+	}
+	return m, nil
+}
+
+// ownCgroups parses /proc/self/cgroup into hierarchy key → path.
+func ownCgroups() (map[string]string, error) {
+	data, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		return nil, err
+	}
+	res := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		res[parts[1]] = parts[2]
+	}
+	return res, nil
+}
+
+// v1Mounts finds the mounted v1 hierarchies that have real controllers
+// (named hierarchies such as name=systemd are left alone).
+func v1Mounts() (map[string]string, error) {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	res := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		sep := strings.Index(line, " - ")
+		if sep < 0 {
+			continue
+		}
+		post := strings.Fields(line[sep+3:])
+		if len(post) < 3 || post[0] != "cgroup" {
+			continue
+		}
+		pre := strings.Fields(line[:sep])
+		if len(pre) < 5 || !strings.HasPrefix(pre[4], Root+"/") {
+			continue
+		}
+		var ctrls []string
+		for _, opt := range strings.Split(post[2], ",") {
+			switch {
+			case opt == "rw" || opt == "ro" || strings.HasPrefix(opt, "name=") || strings.Contains(opt, "="):
+			case opt == "noprefix" || opt == "clone_children" || opt == "xattr" || opt == "cpuset_v2_mode":
+			default:
+				ctrls = append(ctrls, opt)
+			}
+		}
+		if len(ctrls) > 0 {
+			res[strings.Join(ctrls, ",")] = pre[4]
+		}
+	}
+	return res, sc.Err()
+}
+
+// Create makes every directory. An existing cgroup that already holds
+// processes is refused, so two containers never share one by accident. On
+// error, whatever was made is removed again.
+func (m *Manager) Create() (err error) {
+	var made []string
+	defer func() {
+		if err != nil {
+			for i := len(made) - 1; i >= 0; i-- {
+				unix.Rmdir(made[i])
+			}
+		}
+	}()
+	for key, p := range m.Paths {
+		created, err := mkdirAll(p)
+		made = append(made, created...)
+		if err != nil {
+			return fmt.Errorf("create cgroup %s: %w", p, err)
+		}
+		if len(created) == 0 {
+			if pids, _ := readPids(p); len(pids) > 0 {
+				return fmt.Errorf("cgroup %s is not empty: it already has processes", p)
+			}
+		}
+		if strings.Contains(","+key+",", ",cpuset,") {
+			if err := copyCpuset(p, created); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// mkdirAll creates p and its missing parents, returning what it created.
+func mkdirAll(p string) ([]string, error) {
+	var missing []string
+	for d := p; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(d); err == nil {
+			break
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return nil, err
+		}
+		missing = append(missing, d)
+	}
+	var made []string
+	for i := len(missing) - 1; i >= 0; i-- {
+		if err := unix.Mkdir(missing[i], 0o755); err != nil && err != unix.EEXIST {
+			return made, err
+		}
+		made = append(made, missing[i])
+	}
+	return made, nil
+}
+
+// copyCpuset fills cpuset.cpus and cpuset.mems of new v1 cpuset cgroups from
+// their parents: the kernel leaves them empty and refuses tasks otherwise.
+func copyCpuset(p string, created []string) error {
+	for _, d := range created {
+		for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
+			v, err := os.ReadFile(filepath.Join(filepath.Dir(d), f))
+			if err != nil {
+				return fmt.Errorf("read %s: %w", filepath.Join(filepath.Dir(d), f), err)
+			}
+			if err := os.WriteFile(filepath.Join(d, f), v, 0); err != nil {
+				return fmt.Errorf("write %s: %w", filepath.Join(d, f), err)
+			}
+		}
+	}
+	return nil
+}
+
+// Apply moves pid into every hierarchy of the container.
+func (m *Manager) Apply(pid int) error {
+	s := []byte(strconv.Itoa(pid))
+	for _, p := range m.Paths {
+		if err := os.WriteFile(filepath.Join(p, "cgroup.procs"), s, 0); err != nil {
+			return fmt.Errorf("join cgroup %s: %w", p, err)
+		}
+	}
+	return nil
+}
+
+// OpenUnified opens the v2 directory for clone3(CLONE_INTO_CGROUP). It
+// returns -1 when the host is not pure v2.
+func (m *Manager) OpenUnified() (int, error) {
+	if m.Mode != Unified {
+		return -1, nil
+	}
+	return unix.Open(m.Paths[UnifiedKey], unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+}
+
+// Pids lists every process in the container's cgroup.
+func (m *Manager) Pids() ([]int, error) {
+	p := m.primary()
+	if p == "" {
+		return nil, nil
+	}
+	return readPidsRecursive(p)
+}
+
+// primary is the path whose process list is authoritative.
+func (m *Manager) primary() string {
+	if p, ok := m.Paths[UnifiedKey]; ok {
+		return p
+	}
+	for key, p := range m.Paths {
+		if strings.Contains(","+key+",", ",pids,") || strings.Contains(","+key+",", ",freezer,") {
+			return p
+		}
+	}
+	for _, p := range m.Paths {
+		return p
+	}
+	return ""
+}
+
+func readPids(dir string) ([]int, error) {
+	data, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+	if err != nil {
+		return nil, err
+	}
+	var pids []int
+	for _, f := range bytes.Fields(data) {
+		if n, err := strconv.Atoi(string(f)); err == nil {
+			pids = append(pids, n)
+		}
+	}
+	return pids, nil
+}
+
+func readPidsRecursive(dir string) ([]int, error) {
+	var all []int
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if !d.IsDir() {
+			return nil
+		}
+		pids, err := readPids(path)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		all = append(all, pids...)
+		return nil
+	})
+	return all, err
+}
+
+// Frozen reports whether the cgroup freezer holds the container.
+func (m *Manager) Frozen() bool {
+	if p, ok := m.Paths[UnifiedKey]; ok && m.Mode == Unified {
+		v, err := os.ReadFile(filepath.Join(p, "cgroup.freeze"))
+		return err == nil && strings.TrimSpace(string(v)) == "1"
+	}
+	for key, p := range m.Paths {
+		if strings.Contains(","+key+",", ",freezer,") {
+			v, err := os.ReadFile(filepath.Join(p, "freezer.state"))
+			return err == nil && strings.TrimSpace(string(v)) != "THAWED"
+		}
+	}
+	return false
+}
+
+// KillAll sends SIGKILL to every process in the cgroup: through cgroup.kill
+// where the kernel has it (also in the unified tree of a hybrid host), else
+// one by one until the cgroup is empty.
+func (m *Manager) KillAll() error {
+	if p, ok := m.Paths[UnifiedKey]; ok {
+		err := os.WriteFile(filepath.Join(p, "cgroup.kill"), []byte("1"), 0)
+		if err == nil || errors.Is(err, os.ErrNotExist) && !exists(p) {
+			return nil
+		}
+	}
+	for i := 0; i < 100; i++ {
+		pids, err := m.Pids()
+		if err != nil || len(pids) == 0 {
+			return err
+		}
+		for _, pid := range pids {
+			unix.Kill(pid, unix.SIGKILL)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return errors.New("processes keep appearing in the cgroup")
+}
+
+func exists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+// Destroy kills what is left in the cgroup, waits until it is empty, and
+// removes every directory, deepest first. Missing directories are fine.
+func (m *Manager) Destroy() error {
+	if err := m.KillAll(); err != nil {
+		return err
+	}
+	var errs []error
+	for _, p := range m.Paths {
+		if err := removeTree(p); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// removeTree removes dir and any child cgroups, retrying while the kernel is
+// still tearing down exited tasks.
+func removeTree(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	for _, e := range entries {
+		if e.IsDir() {
+			if err := removeTree(filepath.Join(dir, e.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	delay := 100 * time.Microsecond
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		err := unix.Rmdir(dir)
+		if err == nil || err == unix.ENOENT {
+			return nil
+		}
+		if err != unix.EBUSY || time.Now().After(deadline) {
+			return fmt.Errorf("remove cgroup %s: %w", dir, err)
+		}
+		time.Sleep(delay)
+		if delay < 10*time.Millisecond {
+			delay *= 2
+		}
+	}
+}

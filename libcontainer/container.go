@@ -1,0 +1,322 @@
+package libcontainer
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-runtime/berth/libcontainer/cgroups"
+	"github.com/berth-runtime/berth/libcontainer/procfs"
+	"github.com/berth-runtime/berth/libcontainer/state"
+)
+
+// Container is a container known to the runtime root.
+type Container struct {
+	// ID is the container's ID; Dir its state directory.
+	ID, Dir string
+	// State is what was saved at create time.
+	State *state.State
+	lock  *state.Lock
+	// initProc is set when this process is the init's parent (run).
+	initPid int
+}
+
+// Load finds container id under root and locks it. Call Release when done.
+func Load(root, id string) (*Container, error) {
+	if !state.ValidID(id) {
+		return nil, ErrInvalidID
+	}
+	dir, err := state.Dir(root, id)
+	if err != nil {
+		return nil, err
+	}
+	lock, err := state.LockDir(dir)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, ErrNotExist
+		}
+		return nil, err
+	}
+	st, err := state.Load(dir)
+	if err != nil {
+		lock.Unlock()
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, ErrNotExist
+		}
+		return nil, err
+	}
+	return &Container{ID: id, Dir: dir, State: st, lock: lock}, nil
+}
+
+// Release unlocks the container.
+func (c *Container) Release() { c.lock.Unlock() }
+
+func (c *Container) cgroup() *cgroups.Manager { return cgroups.FromPaths(c.State.CgroupPaths) }
+
+// Status derives the current status from the kernel.
+func (c *Container) Status() string {
+	return c.State.Status(c.Dir, c.cgroup().Frozen)
+}
+
+// OCIState is the state as "berth state" prints it: runc's superset of the
+// OCI state.
+type OCIState struct {
+	OCIVersion  string            `json:"ociVersion"`
+	ID          string            `json:"id"`
+	Pid         int               `json:"pid"`
+	Status      string            `json:"status"`
+	Bundle      string            `json:"bundle"`
+	Rootfs      string            `json:"rootfs"`
+	Created     time.Time         `json:"created"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+	Owner       string            `json:"owner"`
+}
+
+// OCIState returns the container's state.
+func (c *Container) OCIState() OCIState {
+	st := c.Status()
+	pid := c.State.InitPid
+	if st == state.Stopped {
+		pid = 0
+	}
+	return OCIState{
+		OCIVersion: c.State.OCIVersion, ID: c.ID, Pid: pid, Status: st, Bundle: c.State.Bundle,
+		Rootfs: c.State.Rootfs, Created: c.State.Created, Annotations: c.State.Annotations, Owner: c.State.Owner,
+	}
+}
+
+// SpecState is the runtime-spec state passed to hooks.
+func (c *Container) SpecState() specs.State {
+	s := c.OCIState()
+	return specs.State{Version: s.OCIVersion, ID: s.ID, Status: specs.ContainerState(s.Status), Pid: s.Pid, Bundle: s.Bundle, Annotations: s.Annotations}
+}
+
+// Start releases the init of a created container: it opens the exec fifo,
+// which lets the init's blocking open return, waits for its byte, and
+// removes the fifo so the status becomes running.
+func (c *Container) Start() error {
+	switch st := c.Status(); st {
+	case state.Created:
+	case state.Stopped:
+		return errors.New("cannot start a container that has stopped")
+	case state.Running:
+		return errors.New("cannot start an already running container")
+	default:
+		return fmt.Errorf("cannot start a container in the %s state", st)
+	}
+	fifo := filepath.Join(c.Dir, state.FifoFile)
+	fd, err := unix.Open(fifo, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open exec fifo: %w", err)
+	}
+	defer unix.Close(fd)
+	pidfd, err := c.pidfd()
+	if err != nil {
+		return err
+	}
+	defer unix.Close(pidfd)
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}, {Fd: int32(pidfd), Events: unix.POLLIN}}
+	for {
+		_, err := unix.Poll(fds, -1)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("wait for init: %w", err)
+		}
+		if fds[0].Revents&unix.POLLIN != 0 {
+			break
+		}
+		if fds[1].Revents != 0 {
+			return errors.New("container init exited before it was started")
+		}
+		if fds[0].Revents&unix.POLLHUP != 0 {
+			// A writer came and went without writing: keep waiting for
+			// the init or its death.
+			fds[0].Events = 0
+		}
+	}
+	var b [1]byte
+	n, err := unix.Read(fd, b[:])
+	if err != nil || n != 1 {
+		return errors.New("container init did not signal execve readiness")
+	}
+	return os.Remove(fifo)
+}
+
+// pidfd opens the init after checking it is still the recorded process, so
+// a signal can never reach a process that reused the pid.
+func (c *Container) pidfd() (int, error) {
+	fd, err := unix.PidfdOpen(c.State.InitPid, 0)
+	if err != nil {
+		return -1, ErrNotRunning
+	}
+	if !procfs.Alive(c.State.InitPid, c.State.InitStartTime) {
+		unix.Close(fd)
+		return -1, ErrNotRunning
+	}
+	return fd, nil
+}
+
+// Signal sends sig to the init. With all (or SIGKILL when the container
+// shares the host's pid namespace) every process in its cgroup gets it.
+func (c *Container) Signal(sig unix.Signal, all bool) error {
+	st := c.Status()
+	if st == state.Stopped {
+		if all {
+			return nil
+		}
+		return ErrNotRunning
+	}
+	if all || sig == unix.SIGKILL && c.State.SharedPidNS {
+		if err := c.signalAll(sig); err != nil {
+			return err
+		}
+		if sig == unix.SIGKILL && st == state.Paused {
+			c.thaw()
+		}
+		return nil
+	}
+	fd, err := c.pidfd()
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	if err := unix.PidfdSendSignal(fd, sig, nil, 0); err != nil {
+		if errors.Is(err, unix.ESRCH) {
+			return ErrNotRunning
+		}
+		return fmt.Errorf("signal %d to init: %w", sig, err)
+	}
+	if sig == unix.SIGKILL && st == state.Paused {
+		c.thaw()
+	}
+	return nil
+}
+
+func (c *Container) signalAll(sig unix.Signal) error {
+	m := c.cgroup()
+	if sig == unix.SIGKILL {
+		return m.KillAll()
+	}
+	pids, err := m.Pids()
+	if err != nil {
+		return err
+	}
+	for _, pid := range pids {
+		unix.Kill(pid, sig)
+	}
+	return nil
+}
+
+// thaw lets frozen tasks receive a SIGKILL on cgroup v1.
+func (c *Container) thaw() {
+	for key, p := range c.State.CgroupPaths {
+		if key == "" {
+			os.WriteFile(filepath.Join(p, "cgroup.freeze"), []byte("0"), 0)
+		} else {
+			os.WriteFile(filepath.Join(p, "freezer.state"), []byte("THAWED"), 0)
+		}
+	}
+}
+
+// Delete removes the container as runc does: a stopped one is destroyed; a
+// created one is killed and destroyed; a running or paused one only with
+// force.
+func (c *Container) Delete(force bool) error {
+	switch st := c.Status(); st {
+	case state.Stopped:
+	case state.Created:
+		if err := c.kill(); err != nil {
+			return err
+		}
+	default:
+		if !force {
+			return fmt.Errorf("cannot delete container %s that is not stopped: %s", c.ID, st)
+		}
+		if err := c.kill(); err != nil {
+			return err
+		}
+	}
+	return c.Destroy()
+}
+
+// kill sends SIGKILL and waits until the init is gone.
+func (c *Container) kill() error {
+	fd, err := c.pidfd()
+	if err != nil {
+		return nil // already gone
+	}
+	defer unix.Close(fd)
+	if err := c.Signal(unix.SIGKILL, false); err != nil && !errors.Is(err, ErrNotRunning) {
+		return err
+	}
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		n, err := unix.Poll(fds, 100)
+		if err == unix.EINTR {
+			continue
+		}
+		if n > 0 || !procfs.Alive(c.State.InitPid, c.State.InitStartTime) {
+			return nil
+		}
+	}
+	return errors.New("container init still running")
+}
+
+// Destroy kills anything left, removes the cgroup and the state directory.
+func (c *Container) Destroy() error {
+	if err := c.cgroup().Destroy(); err != nil {
+		return err
+	}
+	if err := os.RemoveAll(c.Dir); err != nil {
+		return fmt.Errorf("remove state directory: %w", err)
+	}
+	return nil
+}
+
+// RemoveLeftover removes a container directory that has no state.json (a
+// create that crashed before writing it); it is all that is left.
+func RemoveLeftover(root, id string) (bool, error) {
+	if !state.ValidID(id) {
+		return false, ErrInvalidID
+	}
+	dir, err := state.Dir(root, id)
+	if err != nil {
+		return false, err
+	}
+	if _, err := os.Stat(dir); err != nil {
+		return false, nil
+	}
+	return true, os.RemoveAll(dir)
+}
+
+// List returns the IDs of every container under root.
+func List(root string) ([]string, error) {
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, e := range entries {
+		if e.IsDir() {
+			ids = append(ids, e.Name())
+		}
+	}
+	return ids, nil
+}
+
+// Spec reads the copy of config.json saved at create time.
+func (c *Container) Spec() (*specs.Spec, error) { return state.LoadSpec(c.Dir) }
+
+func marshal(v any) []byte {
+	b, _ := json.Marshal(v)
+	return b
+}

@@ -1,0 +1,439 @@
+package libcontainer
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-runtime/berth/bundle"
+	"github.com/berth-runtime/berth/libcontainer/cgroups"
+	"github.com/berth-runtime/berth/libcontainer/exeseal"
+	"github.com/berth-runtime/berth/libcontainer/initp"
+	"github.com/berth-runtime/berth/libcontainer/procfs"
+	"github.com/berth-runtime/berth/libcontainer/state"
+	"github.com/berth-runtime/berth/libcontainer/syncmsg"
+)
+
+// CreateOpts are the create flags.
+type CreateOpts struct {
+	Root         string
+	ID           string
+	Bundle       *bundle.Bundle
+	NoPivot      bool
+	NoNewKeyring bool
+	// ExtraFiles are passed to the container as fds 3, 4, ...
+	ExtraFiles []*os.File
+	// Stdio of the container; nil means the runtime's own.
+	Stdin, Stdout, Stderr *os.File
+}
+
+// Create builds the container and leaves its init waiting for Start. On any
+// error nothing is left behind: no process, cgroup or state directory.
+func Create(o *CreateOpts) (c *Container, err error) {
+	if !state.ValidID(o.ID) {
+		return nil, ErrInvalidID
+	}
+	spec := o.Bundle.Spec
+	if spec.Process == nil {
+		return nil, errors.New("config.json has no process: there is nothing to run")
+	}
+	p, err := makePlan(spec)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(o.Root, 0o700); err != nil {
+		return nil, fmt.Errorf("create root %s: %w", o.Root, err)
+	}
+	dir, err := state.Dir(o.Root, o.ID)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Mkdir(dir, 0o711); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return nil, ErrExist
+		}
+		return nil, fmt.Errorf("create state directory: %w", err)
+	}
+	lock, err := state.LockDir(dir)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	c = &Container{ID: o.ID, Dir: dir, lock: lock}
+	var mgr *cgroups.Manager
+	var initPid int
+	defer func() {
+		if err == nil {
+			return
+		}
+		if initPid > 0 {
+			unix.Kill(initPid, unix.SIGKILL)
+			var ws unix.WaitStatus
+			unix.Wait4(initPid, &ws, 0, nil)
+		}
+		if mgr != nil {
+			mgr.Destroy()
+		}
+		os.RemoveAll(dir)
+		lock.Unlock()
+	}()
+	mgr, err = cgroups.New(spec.Linux.CgroupsPath, o.ID)
+	if err != nil {
+		return nil, err
+	}
+	st := &state.State{
+		OCIVersion: spec.Version, ID: o.ID, Bundle: o.Bundle.Dir, Rootfs: o.Bundle.Rootfs,
+		CgroupPaths: mgr.Paths, SharedPidNS: !p.privatePidNS && !hasJoin(p, unix.CLONE_NEWPID),
+		Annotations: spec.Annotations,
+	}
+	c.State = st
+	// Written first so that a crash from here on leaves something that
+	// "delete -f" can clean up completely.
+	if err = st.Save(dir); err != nil {
+		return nil, err
+	}
+	if err = state.WriteFileAtomic(filepath.Join(dir, state.ConfigFile), marshal(spec), 0o600); err != nil {
+		return nil, err
+	}
+	if err = mgr.Create(); err != nil {
+		return nil, err
+	}
+	initPid, err = spawn(o, c, p, mgr)
+	return c, err
+}
+
+// spawn starts the init, places it in its cgroup, drives the setup
+// protocol, saves the state and returns the init's pid.
+func spawn(o *CreateOpts, c *Container, p *plan, mgr *cgroups.Manager) (pid int, err error) {
+	spec := o.Bundle.Spec
+	fifo := filepath.Join(c.Dir, state.FifoFile)
+	if err := unix.Mkfifo(fifo, 0o622); err != nil {
+		return 0, fmt.Errorf("create exec fifo: %w", err)
+	}
+	if err := chownToContainerRoot(fifo, spec); err != nil {
+		return 0, err
+	}
+	fifoFd, err := os.OpenFile(fifo, unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return 0, fmt.Errorf("open exec fifo: %w", err)
+	}
+	defer fifoFd.Close()
+	exe, err := exeseal.Open()
+	if err != nil {
+		return 0, err
+	}
+	defer exe.Close()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return 0, fmt.Errorf("create sync socket: %w", err)
+	}
+	parentSock, childSock := os.NewFile(uintptr(fds[0]), "sync-parent"), os.NewFile(uintptr(fds[1]), "sync-child")
+	defer parentSock.Close()
+	extra := append(append([]*os.File{}, o.ExtraFiles...), childSock, fifoFd, exe)
+	base := 3 + len(o.ExtraFiles)
+	cmd := &exec.Cmd{
+		Path:   "/proc/self/fd/" + strconv.Itoa(base+2),
+		Args:   []string{"berth", "init"},
+		Env:    []string{initp.EnvSyncFd + "=" + strconv.Itoa(base), initp.EnvExeFd + "=" + strconv.Itoa(base+2)},
+		Stdin:  orStd(o.Stdin, os.Stdin),
+		Stdout: orStd(o.Stdout, os.Stdout),
+		Stderr: orStd(o.Stderr, os.Stderr),
+		// The init's cwd is the bundle, so relative bind sources resolve.
+		Dir:        o.Bundle.Dir,
+		ExtraFiles: extra,
+		SysProcAttr: &syscall.SysProcAttr{
+			Cloneflags: p.cloneFlags,
+			Setsid:     true,
+			Pdeathsig:  unix.SIGKILL,
+		},
+	}
+	if p.cloneFlags&unix.CLONE_NEWUSER != 0 {
+		cmd.SysProcAttr.UidMappings = idMap(spec.Linux.UIDMappings)
+		cmd.SysProcAttr.GidMappings = idMap(spec.Linux.GIDMappings)
+		cmd.SysProcAttr.GidMappingsEnableSetgroups = true
+	}
+	if p.usePreStage() {
+		cmd.Env = append(cmd.Env, preStageEnv(p)...)
+	}
+	cgfd, err := mgr.OpenUnified()
+	if err != nil {
+		return 0, fmt.Errorf("open cgroup: %w", err)
+	}
+	if cgfd >= 0 {
+		defer unix.Close(cgfd)
+		// Born inside its cgroup: there is no moment at which the init
+		// could fork outside it.
+		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, cgfd
+	}
+	if err := startInNamespaces(cmd, p.parentJoins); err != nil {
+		childSock.Close()
+		return 0, err
+	}
+	childSock.Close()
+	pid = cmd.Process.Pid
+	conn := syncmsg.NewConn(parentSock)
+	fail := func(err error) (int, error) {
+		return pid, initError(cmd, err)
+	}
+	if cgfd < 0 {
+		if err := mgr.Apply(pid); err != nil {
+			return fail(err)
+		}
+	}
+	if p.usePreStage() {
+		if pid, err = preStageHandshake(parentSock, cmd); err != nil {
+			return fail(err)
+		}
+	}
+	if adj := spec.Process.OOMScoreAdj; adj != nil {
+		if err := os.WriteFile("/proc/"+strconv.Itoa(pid)+"/oom_score_adj", []byte(strconv.Itoa(*adj)), 0); err != nil {
+			return fail(fmt.Errorf("set oom_score_adj %d: %w", *adj, err))
+		}
+	}
+	ic := &syncmsg.InitConfig{
+		ID: o.ID, Spec: spec, Rootfs: o.Bundle.Rootfs, NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring,
+		PreserveFds: len(o.ExtraFiles), FifoFd: base + 1, UnshareCgroupNS: p.unshareCgroupNS,
+		JoinMountNS: p.joinMount, NewTimeNS: p.newTimeNS, PrivatePidNS: p.privatePidNS,
+		CgroupPaths: mgr.Paths,
+	}
+	if err := conn.Send(syncmsg.Message{Type: syncmsg.Config, Config: ic}); err != nil {
+		return fail(err)
+	}
+	if _, err := conn.Expect(syncmsg.Ready); err != nil {
+		return fail(err)
+	}
+	if err := setRlimits(pid, spec.Process.Rlimits); err != nil {
+		return fail(err)
+	}
+	stat, err := procfs.ReadStat(pid)
+	if err != nil {
+		return fail(fmt.Errorf("read init stat: %w", err))
+	}
+	c.State.InitPid, c.State.InitStartTime, c.State.Created = pid, stat.StartTime, time.Now().UTC()
+	if err := c.State.Save(c.Dir); err != nil {
+		return fail(err)
+	}
+	if err := conn.Send(syncmsg.Message{Type: syncmsg.Run}); err != nil {
+		return fail(err)
+	}
+	// The init switches to the container's user and capabilities, then
+	// closes the socket; anything else is a failure it reports.
+	if m, err := conn.Recv(); !errors.Is(err, syncmsg.ErrClosed) {
+		if err == nil {
+			err = fmt.Errorf("protocol error: unexpected %q", m.Type)
+		}
+		return fail(err)
+	}
+	c.initPid = pid
+	if cmd.Process.Pid == pid {
+		// The process is waited for with wait4 by whoever needs its exit
+		// status; os/exec must not hold on to it.
+		cmd.Process.Release()
+	}
+	return pid, nil
+}
+
+func orStd(f, def *os.File) *os.File {
+	if f != nil {
+		return f
+	}
+	return def
+}
+
+// initError turns a failed setup into one error: the init's own message if
+// it sent one, else how it died.
+func initError(cmd *exec.Cmd, err error) error {
+	if !errors.Is(err, syncmsg.ErrClosed) || cmd.ProcessState != nil {
+		return err
+	}
+	cmd.Process.Kill()
+	if werr := cmd.Wait(); werr != nil {
+		return fmt.Errorf("container init exited during setup: %w", werr)
+	}
+	return errors.New("container init exited during setup")
+}
+
+func idMap(m []specs.LinuxIDMapping) []syscall.SysProcIDMap {
+	res := make([]syscall.SysProcIDMap, len(m))
+	for i, e := range m {
+		res[i] = syscall.SysProcIDMap{ContainerID: int(e.ContainerID), HostID: int(e.HostID), Size: int(e.Size)}
+	}
+	return res
+}
+
+// chownToContainerRoot lets the container's root open the fifo when it is
+// not the host's root.
+func chownToContainerRoot(path string, s *specs.Spec) error {
+	uid, gid := hostID(s.Linux.UIDMappings), hostID(s.Linux.GIDMappings)
+	if uid == 0 && gid == 0 {
+		return nil
+	}
+	return os.Chown(path, uid, gid)
+}
+
+func hostID(m []specs.LinuxIDMapping) int {
+	for _, e := range m {
+		if e.ContainerID == 0 {
+			return int(e.HostID)
+		}
+	}
+	return 0
+}
+
+// startInNamespaces starts cmd from a thread that has joined the given
+// namespaces, so the child inherits them (a pid namespace only applies to
+// children). The thread goes back to its own namespaces afterwards.
+func startInNamespaces(cmd *exec.Cmd, joins []nsJoin) error {
+	if len(joins) == 0 {
+		return cmd.Start()
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var restore []nsJoin
+	var restoreFds []int
+	defer func() {
+		for i, r := range restore {
+			if err := unix.Setns(restoreFds[i], int(r.flag)); err != nil {
+				// This thread can no longer be trusted; let it die with
+				// the goroutine rather than be reused.
+				runtime.LockOSThread()
+			}
+			unix.Close(restoreFds[i])
+		}
+	}()
+	for _, j := range joins {
+		own, err := unix.Open("/proc/thread-self/ns/"+nsFile(j.flag), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		fd, err := unix.Open(j.path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			unix.Close(own)
+			return fmt.Errorf("open namespace %s: %w", j.path, err)
+		}
+		err = unix.Setns(fd, int(j.flag))
+		unix.Close(fd)
+		if err != nil {
+			unix.Close(own)
+			return fmt.Errorf("join %s namespace %s: %w", nsFile(j.flag), j.path, err)
+		}
+		restore = append([]nsJoin{j}, restore...)
+		restoreFds = append([]int{own}, restoreFds...)
+	}
+	return cmd.Start()
+}
+
+func nsFile(flag uintptr) string {
+	switch flag {
+	case unix.CLONE_NEWPID:
+		return "pid_for_children"
+	case unix.CLONE_NEWNET:
+		return "net"
+	case unix.CLONE_NEWIPC:
+		return "ipc"
+	case unix.CLONE_NEWUTS:
+		return "uts"
+	case unix.CLONE_NEWCGROUP:
+		return "cgroup"
+	case unix.CLONE_NEWNS:
+		return "mnt"
+	case unix.CLONE_NEWUSER:
+		return "user"
+	case unix.CLONE_NEWTIME:
+		return "time_for_children"
+	}
+	return "?"
+}
+
+// Wait reaps children until the init exits (the caller is a subreaper, so
+// orphans of the container come here too) and returns its exit code, 128+n
+// when a signal killed it.
+func (c *Container) Wait() int {
+	for {
+		var ws unix.WaitStatus
+		pid, err := unix.Wait4(-1, &ws, 0, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return 255
+		}
+		if pid != c.initPid {
+			continue
+		}
+		if ws.Signaled() {
+			return 128 + int(ws.Signal())
+		}
+		return ws.ExitStatus()
+	}
+}
+
+// InitPid returns the init's pid.
+func (c *Container) InitPid() int { return c.State.InitPid }
+
+// preStageEnv describes the pre-stage's work to the C code in nsenter.
+func preStageEnv(p *plan) []string {
+	var joins []string
+	for _, j := range p.preJoins {
+		joins = append(joins, fmt.Sprintf("%d:%s", j.flag, j.path))
+	}
+	env := []string{
+		"_BERTH_NSJOIN=" + strings.Join(joins, "\n"),
+		"_BERTH_NSUNSHARE=" + strconv.FormatUint(uint64(p.preUnshare), 10),
+	}
+	if p.preFork {
+		env = append(env, "_BERTH_NSFORK=1")
+	}
+	return env
+}
+
+// preStageHandshake lets the pre-stage go on (the init is in its cgroup
+// now) and reads its report: the pid of the forked init, or that it stayed
+// in the same process.
+func preStageHandshake(sock *os.File, cmd *exec.Cmd) (int, error) {
+	if _, err := sock.Write([]byte("G")); err != nil {
+		return 0, syncmsg.ErrClosed
+	}
+	var line []byte
+	var b [1]byte
+	for {
+		n, err := unix.Read(int(sock.Fd()), b[:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil || n == 0 {
+			return 0, syncmsg.ErrClosed
+		}
+		if b[0] == '\n' {
+			break
+		}
+		line = append(line, b[0])
+	}
+	s := string(line)
+	switch {
+	case s == "S":
+		return cmd.Process.Pid, nil
+	case strings.HasPrefix(s, "P"):
+		pid, err := strconv.Atoi(s[1:])
+		if err != nil {
+			return 0, fmt.Errorf("pre-stage: bad report %q", s)
+		}
+		if err := cmd.Wait(); err != nil {
+			return 0, fmt.Errorf("pre-stage: %w", err)
+		}
+		return pid, nil
+	case strings.HasPrefix(s, "E"):
+		return 0, errors.New(s[1:])
+	}
+	return 0, fmt.Errorf("pre-stage: bad report %q", s)
+}

@@ -1,0 +1,357 @@
+// Package initp is the container's init before it becomes the user's
+// process: it runs as "berth init" inside the new namespaces, receives its
+// configuration from the runtime over the sync socket, builds the root
+// file system, drops privileges, reports ready, waits for "start" on the exec
+// fifo, and finally execs the container's program.
+package initp
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-runtime/berth/libcontainer/caps"
+	"github.com/berth-runtime/berth/libcontainer/rootfs"
+	"github.com/berth-runtime/berth/libcontainer/syncmsg"
+)
+
+// Environment variables the runtime sets for the init.
+const (
+	EnvSyncFd = "_BERTH_SYNCFD"
+	EnvExeFd  = "_BERTH_EXEFD"
+)
+
+// Main is the init's entry point. It never returns. The calling goroutine
+// must be locked to the main thread: namespaces and credentials are
+// per-thread and the final execve must happen on the thread that set them.
+func Main() {
+	if fd, err := strconv.Atoi(os.Getenv(EnvExeFd)); err == nil {
+		unix.Close(fd)
+	}
+	fd, err := strconv.Atoi(os.Getenv(EnvSyncFd))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "berth init: must be started by berth")
+		os.Exit(1)
+	}
+	conn := syncmsg.NewConn(os.NewFile(uintptr(fd), "sync"))
+	err = run(conn)
+	// run only returns on failure; report it to the runtime if it still
+	// listens, else to stderr.
+	if serr := conn.Send(syncmsg.Message{Type: syncmsg.Error, Message: err.Error()}); serr != nil {
+		fmt.Fprintln(os.Stderr, "berth init:", err)
+	}
+	os.Exit(1)
+}
+
+func run(conn *syncmsg.Conn) error {
+	ppid := os.Getppid()
+	msg, err := conn.Expect(syncmsg.Config)
+	if err != nil {
+		return err
+	}
+	cfg := msg.Config
+	spec := cfg.Spec
+	if cfg.Spec == nil || cfg.Spec.Process == nil {
+		return errors.New("init: no process in config")
+	}
+	proc := spec.Process
+	unix.Umask(0)
+	if err := joinAndUnshare(cfg); err != nil {
+		return err
+	}
+	if bundleHasNS(spec, specs.NetworkNamespace, true) {
+		if err := loopbackUp(); err != nil {
+			return err
+		}
+	}
+	if spec.Hostname != "" {
+		if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
+			return fmt.Errorf("set hostname %q: %w", spec.Hostname, err)
+		}
+	}
+	if spec.Domainname != "" {
+		if err := unix.Setdomainname([]byte(spec.Domainname)); err != nil {
+			return fmt.Errorf("set domainname %q: %w", spec.Domainname, err)
+		}
+	}
+	if err := writeSysctls(spec.Linux.Sysctl); err != nil {
+		return err
+	}
+	if !cfg.NoNewKeyring {
+		if _, err := unix.KeyctlJoinSessionKeyring("_ses." + cfg.ID); err != nil && !errors.Is(err, unix.ENOSYS) && !errors.Is(err, unix.EACCES) {
+			return fmt.Errorf("join session keyring: %w", err)
+		}
+	}
+	devNull, err := rootfs.OpenDevNull()
+	if err != nil {
+		return err
+	}
+	procfd, err := openProc()
+	if err != nil {
+		return err
+	}
+	rc := &rootfs.Config{
+		Spec: spec, Rootfs: cfg.Rootfs, NoPivot: cfg.NoPivot,
+		UserNS:   bundleHasNS(spec, specs.UserNamespace, false),
+		CgroupNS: bundleHasNS(spec, specs.CgroupNamespace, false), CgroupPaths: cfg.CgroupPaths,
+	}
+	if bundleHasNS(spec, specs.MountNamespace, false) {
+		if err := rootfs.Prepare(rc, devNull); err != nil {
+			return err
+		}
+		if err := rootfs.Finish(rc); err != nil {
+			return err
+		}
+	} else {
+		if err := unix.Chroot(cfg.Rootfs); err != nil {
+			return fmt.Errorf("chroot %s: %w", cfg.Rootfs, err)
+		}
+	}
+	unix.Close(devNull)
+	if err := os.MkdirAll(proc.Cwd, 0o755); err != nil {
+		return fmt.Errorf("create cwd %s: %w", proc.Cwd, err)
+	}
+	env := withHome(proc.Env, proc.User.UID)
+	path, err := lookPath(proc.Args[0], env, proc.Cwd)
+	if err != nil {
+		return err
+	}
+	lastCap := caps.LastCap()
+	sets, err := caps.FromSpec(proc.Capabilities, lastCap)
+	if err != nil {
+		return err
+	}
+	if proc.NoNewPrivileges {
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			return fmt.Errorf("set no_new_privs: %w", err)
+		}
+	}
+	if err := conn.Send(syncmsg.Message{Type: syncmsg.Ready}); err != nil {
+		return err
+	}
+	if _, err := conn.Expect(syncmsg.Run); err != nil {
+		return err
+	}
+	// From here on the container outlives the runtime that made it. If that
+	// runtime died before telling us to run, die too.
+	unix.Prctl(unix.PR_SET_PDEATHSIG, 0, 0, 0, 0)
+	if os.Getppid() != ppid {
+		unix.Kill(0, unix.SIGKILL)
+		os.Exit(1)
+	}
+	if err := finalize(cfg, proc, sets, lastCap); err != nil {
+		return err
+	}
+	// Closing the socket tells the runtime that setup is complete.
+	conn.Close()
+	if err := waitForStart(procfd, cfg.FifoFd); err != nil {
+		return err
+	}
+	keepNofile()
+	return fmt.Errorf("exec %s: %w", proc.Args[0], syscall.Exec(path, proc.Args, env))
+}
+
+// joinAndUnshare enters the namespaces the runtime could not create for us.
+func joinAndUnshare(cfg *syncmsg.InitConfig) error {
+	if cfg.JoinMountNS != "" {
+		// setns(CLONE_NEWNS) refuses a thread that shares its fs_struct.
+		if err := unix.Unshare(unix.CLONE_FS); err != nil {
+			return fmt.Errorf("unshare fs: %w", err)
+		}
+		fd, err := unix.Open(cfg.JoinMountNS, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("open mount namespace: %w", err)
+		}
+		err = unix.Setns(fd, unix.CLONE_NEWNS)
+		unix.Close(fd)
+		if err != nil {
+			return fmt.Errorf("join mount namespace %s: %w", cfg.JoinMountNS, err)
+		}
+	}
+	if cfg.UnshareCgroupNS {
+		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+			return fmt.Errorf("create cgroup namespace: %w", err)
+		}
+	}
+	if cfg.NewTimeNS {
+		if err := unix.Unshare(unix.CLONE_NEWTIME); err != nil {
+			return fmt.Errorf("create time namespace: %w", err)
+		}
+		var b strings.Builder
+		for clock, off := range cfg.Spec.Linux.TimeOffsets {
+			fmt.Fprintf(&b, "%s %d %d\n", clock, off.Secs, off.Nanosecs)
+		}
+		if b.Len() > 0 {
+			if err := os.WriteFile("/proc/self/timens_offsets", []byte(b.String()), 0); err != nil {
+				return fmt.Errorf("write time offsets: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// bundleHasNS reports whether the spec has namespace t; with onlyNew, only
+// a namespace Berth creates (no path) counts.
+func bundleHasNS(s *specs.Spec, t specs.LinuxNamespaceType, onlyNew bool) bool {
+	for _, ns := range s.Linux.Namespaces {
+		if ns.Type == t && (!onlyNew || ns.Path == "") {
+			return true
+		}
+	}
+	return false
+}
+
+// loopbackUp sets IFF_UP on lo in the new network namespace.
+func loopbackUp() error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("bring up lo: %w", err)
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		return err
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("bring up lo: %w", err)
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("bring up lo: %w", err)
+	}
+	return nil
+}
+
+// writeSysctls writes through the host's /proc/sys before pivot_root: the
+// init already lives in the container's namespaces, so namespaced keys land
+// in the container. The runtime refused non-namespaced keys beforehand.
+func writeSysctls(m map[string]string) error {
+	for k, v := range m {
+		p := filepath.Join("/proc/sys", strings.ReplaceAll(k, ".", "/"))
+		if err := os.WriteFile(p, []byte(v), 0); err != nil {
+			return fmt.Errorf("sysctl %s=%s: %w", k, v, err)
+		}
+	}
+	return nil
+}
+
+// openProc opens the host's procfs and checks it is one; it is used after
+// pivot_root to reopen the exec fifo without trusting the container's /proc.
+func openProc() (int, error) {
+	fd, err := unix.Open("/proc", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, err
+	}
+	var st unix.Statfs_t
+	if err := unix.Fstatfs(fd, &st); err != nil || st.Type != unix.PROC_SUPER_MAGIC {
+		unix.Close(fd)
+		return -1, errors.New("/proc is not procfs")
+	}
+	return fd, nil
+}
+
+// finalize switches to the container's user and capabilities: the order is
+// runc's (bounding set, then ids with KEEPCAPS, then the capability sets).
+func finalize(cfg *syncmsg.InitConfig, proc *specs.Process, sets *caps.Sets, lastCap int) error {
+	// No fd of the runtime may reach the container (CVE-2024-21626): all
+	// beyond the preserved ones close on exec.
+	if err := unix.CloseRange(uint(3+cfg.PreserveFds), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return fmt.Errorf("mark fds close-on-exec: %w", err)
+	}
+	if err := unix.Chdir(proc.Cwd); err != nil {
+		return fmt.Errorf("chdir to cwd %s: %w", proc.Cwd, err)
+	}
+	if err := caps.DropBounding(sets.Bounding, lastCap); err != nil {
+		return err
+	}
+	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("set keepcaps: %w", err)
+	}
+	if err := setIDs(proc.User); err != nil {
+		return err
+	}
+	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 0, 0, 0, 0); err != nil {
+		return fmt.Errorf("clear keepcaps: %w", err)
+	}
+	if err := sets.Apply(); err != nil {
+		return err
+	}
+	if err := verifyCwd(); err != nil {
+		return err
+	}
+	umask := 0o022
+	if proc.User.Umask != nil {
+		umask = int(*proc.User.Umask)
+	}
+	unix.Umask(umask)
+	return nil
+}
+
+// setIDs changes groups, gid and uid of this thread only: the execve that
+// follows runs from this thread, and the rest of the process goes away.
+func setIDs(u specs.User) error {
+	gids := make([]uint32, len(u.AdditionalGids))
+	copy(gids, u.AdditionalGids)
+	var p uintptr
+	if len(gids) > 0 {
+		p = uintptrOf(gids)
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETGROUPS, uintptr(len(gids)), p, 0); e != 0 {
+		if !(e == unix.EPERM && len(gids) == 0) {
+			return fmt.Errorf("setgroups %v: %w", gids, e)
+		}
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESGID, uintptr(u.GID), uintptr(u.GID), uintptr(u.GID)); e != 0 {
+		return fmt.Errorf("setgid %d: %w", u.GID, e)
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, uintptr(u.UID), uintptr(u.UID), uintptr(u.UID)); e != 0 {
+		return fmt.Errorf("setuid %d: %w", u.UID, e)
+	}
+	return nil
+}
+
+// verifyCwd refuses a working directory outside the container's root, which
+// is what a leaked host fd used as cwd looks like (CVE-2024-21626).
+func verifyCwd() error {
+	buf := make([]byte, unix.PathMax)
+	n, err := unix.Getcwd(buf)
+	if err != nil {
+		return fmt.Errorf("current working directory is outside of the container root: %w", err)
+	}
+	if n == 0 || buf[0] != '/' {
+		return errors.New("current working directory is outside of the container root")
+	}
+	return nil
+}
+
+// waitForStart blocks until "berth start" opens the exec fifo for reading,
+// then tells it we are about to exec.
+func waitForStart(procfd, fifoFd int) error {
+	fd, err := unix.Openat(procfd, "thread-self/fd/"+strconv.Itoa(fifoFd), unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open exec fifo: %w", err)
+	}
+	if _, err := unix.Write(fd, []byte("0")); err != nil {
+		return fmt.Errorf("write exec fifo: %w", err)
+	}
+	unix.Close(fd)
+	unix.Close(fifoFd)
+	unix.Close(procfd)
+	return nil
+}
+
+// keepNofile makes the Go runtime forget the RLIMIT_NOFILE it saw at start
+// up, so that execve does not "restore" it over the limit the runtime set.
+func keepNofile() {
+	var r syscall.Rlimit
+	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &r) == nil {
+		syscall.Setrlimit(syscall.RLIMIT_NOFILE, &r)
+	}
+}

@@ -1,0 +1,168 @@
+// The pre-stage of "berth init": it runs as a C constructor, before the Go
+// runtime starts any thread, because setns(CLONE_NEWUSER) and
+// setns(CLONE_NEWTIME) refuse a multi-threaded caller. It does nothing unless
+// the runtime set _BERTH_NSJOIN in the environment.
+//
+// Protocol on the sync socket (_BERTH_SYNCFD): wait for one byte "G" (the
+// process is in its cgroup now), join the namespaces, unshare the new ones,
+// fork if a new pid namespace must be entered, and report one line:
+// "S" (same process goes on), "P<pid>" (the forked child goes on) or
+// "E<message>" (failure; the process exits 1).
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define MAX_JOINS 16
+
+static int syncfd = -1;
+
+static void report(const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf) - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if (n > (int)sizeof(buf) - 2)
+		n = sizeof(buf) - 2;
+	buf[n++] = '\n';
+	if (write(syncfd, buf, n) != n)
+		_exit(1);
+}
+
+static void fail(const char *fmt, ...)
+{
+	char msg[900];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	report("E%s: %s", msg, strerror(errno));
+	_exit(1);
+}
+
+struct join {
+	int flag;
+	int fd;
+	const char *path;
+};
+
+static const char *nsname(int flag)
+{
+	switch (flag) {
+	case CLONE_NEWUSER: return "user";
+	case CLONE_NEWNS: return "mount";
+	case CLONE_NEWTIME: return "time";
+	case CLONE_NEWNET: return "network";
+	case CLONE_NEWIPC: return "ipc";
+	case CLONE_NEWUTS: return "uts";
+	case CLONE_NEWPID: return "pid";
+	case CLONE_NEWCGROUP: return "cgroup";
+	}
+	return "unknown";
+}
+
+void berth_nsenter(void)
+{
+	const char *spec = getenv("_BERTH_NSJOIN");
+	const char *s;
+	char *list, *line, *save = NULL;
+	struct join joins[MAX_JOINS];
+	int njoins = 0, i, user = -1, pending[MAX_JOINS], npending = 0;
+	unsigned long unshare_flags;
+	char go;
+
+	if (spec == NULL || (s = getenv("_BERTH_SYNCFD")) == NULL)
+		return;
+	syncfd = atoi(s);
+	/* Nothing in a joined pid namespace may ptrace us or read our fds
+	 * while we set up (CVE-2016-9962); execve resets this. */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	if (read(syncfd, &go, 1) != 1 || go != 'G')
+		_exit(1);
+
+	list = strdup(spec);
+	if (list == NULL)
+		fail("out of memory");
+	for (line = strtok_r(list, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *colon = strchr(line, ':');
+		if (colon == NULL || njoins == MAX_JOINS) {
+			errno = EINVAL;
+			fail("bad namespace list");
+		}
+		*colon = '\0';
+		joins[njoins].flag = atoi(line);
+		joins[njoins].path = colon + 1;
+		/* Open everything first: after joining a mount namespace the
+		 * paths may no longer resolve. */
+		joins[njoins].fd = open(colon + 1, O_RDONLY | O_CLOEXEC);
+		if (joins[njoins].fd < 0)
+			fail("open %s namespace %s", nsname(joins[njoins].flag), colon + 1);
+		if (joins[njoins].flag == CLONE_NEWUSER)
+			user = njoins;
+		njoins++;
+	}
+
+	/* Other namespaces first, with the host's privileges; those that need
+	 * the joined user namespace's privileges are retried after it. */
+	for (i = 0; i < njoins; i++) {
+		if (i == user)
+			continue;
+		if (setns(joins[i].fd, joins[i].flag) < 0) {
+			if (errno != EPERM || user < 0)
+				fail("join %s namespace %s", nsname(joins[i].flag), joins[i].path);
+			pending[npending++] = i;
+		}
+	}
+	if (user >= 0) {
+		if (setns(joins[user].fd, CLONE_NEWUSER) < 0)
+			fail("join user namespace %s", joins[user].path);
+		if (setresgid(0, 0, 0) < 0)
+			fail("setgid 0 in the joined user namespace");
+		if (setresuid(0, 0, 0) < 0)
+			fail("setuid 0 in the joined user namespace");
+	}
+	for (i = 0; i < npending; i++) {
+		struct join *j = &joins[pending[i]];
+		if (setns(j->fd, j->flag) < 0)
+			fail("join %s namespace %s", nsname(j->flag), j->path);
+	}
+	for (i = 0; i < njoins; i++)
+		close(joins[i].fd);
+	free(list);
+
+	s = getenv("_BERTH_NSUNSHARE");
+	unshare_flags = s ? strtoul(s, NULL, 10) : 0;
+	if (unshare_flags && unshare(unshare_flags) < 0)
+		fail("create namespaces (flags %#lx)", unshare_flags);
+
+	if (getenv("_BERTH_NSFORK") == NULL) {
+		report("S");
+		return;
+	}
+	/* A new pid namespace is only entered by a child. CLONE_PARENT makes
+	 * it a child of the runtime, which waits for it. */
+	long pid = syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
+	if (pid < 0)
+		fail("fork into the new pid namespace");
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+		return;
+	}
+	report("P%ld", pid);
+	_exit(0);
+}

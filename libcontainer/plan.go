@@ -1,0 +1,191 @@
+package libcontainer
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-runtime/berth/libcontainer/caps"
+)
+
+// nsFlags maps namespace types to clone flags.
+var nsFlags = map[specs.LinuxNamespaceType]uintptr{
+	specs.PIDNamespace: unix.CLONE_NEWPID, specs.NetworkNamespace: unix.CLONE_NEWNET,
+	specs.MountNamespace: unix.CLONE_NEWNS, specs.IPCNamespace: unix.CLONE_NEWIPC,
+	specs.UTSNamespace: unix.CLONE_NEWUTS, specs.UserNamespace: unix.CLONE_NEWUSER,
+	specs.CgroupNamespace: unix.CLONE_NEWCGROUP, specs.TimeNamespace: unix.CLONE_NEWTIME,
+}
+
+// nsJoin is one namespace joined by path.
+type nsJoin struct {
+	flag uintptr
+	path string
+}
+
+// plan is what create derives from the spec once, before touching the host.
+type plan struct {
+	// cloneFlags are created by clone(2) itself (pure-Go path).
+	cloneFlags uintptr
+	// parentJoins are joined by the runtime's own thread before it forks
+	// the init, which inherits them (net, ipc, uts, cgroup, pid).
+	parentJoins []nsJoin
+	// preJoins are joined by the C pre-stage in the init before the Go
+	// runtime starts (user and time: setns needs a single thread there).
+	preJoins []nsJoin
+	// preUnshare are created by the pre-stage after preJoins, so that they
+	// belong to a joined user namespace; preFork asks it to fork after.
+	preUnshare                                       uintptr
+	preFork                                          bool
+	joinMount                                        string
+	unshareCgroupNS, newTimeNS, privatePidNS, userNS bool
+}
+
+func (p *plan) usePreStage() bool { return len(p.preJoins) > 0 }
+
+// namespaced sysctls and the namespace each needs (runc's rules).
+var ipcSysctls = map[string]bool{
+	"kernel.msgmax": true, "kernel.msgmnb": true, "kernel.msgmni": true, "kernel.sem": true,
+	"kernel.shmall": true, "kernel.shmmax": true, "kernel.shmmni": true, "kernel.shm_rmid_forced": true,
+}
+
+func makePlan(s *specs.Spec) (*plan, error) {
+	p := &plan{}
+	var joinUser, joinTime bool
+	for _, ns := range s.Linux.Namespaces {
+		flag := nsFlags[ns.Type]
+		if ns.Path == "" {
+			switch ns.Type {
+			case specs.CgroupNamespace:
+				p.unshareCgroupNS = true
+			case specs.TimeNamespace:
+				p.newTimeNS = true
+			default:
+				p.cloneFlags |= flag
+			}
+			continue
+		}
+		switch ns.Type {
+		case specs.UserNamespace:
+			joinUser = true
+			p.preJoins = append(p.preJoins, nsJoin{flag, ns.Path})
+		case specs.TimeNamespace:
+			joinTime = true
+			p.preJoins = append(p.preJoins, nsJoin{flag, ns.Path})
+		case specs.MountNamespace:
+			p.joinMount = ns.Path
+		default:
+			p.parentJoins = append(p.parentJoins, nsJoin{flag, ns.Path})
+		}
+	}
+	p.privatePidNS = p.cloneFlags&unix.CLONE_NEWPID != 0
+	p.userNS = p.cloneFlags&unix.CLONE_NEWUSER != 0 || joinUser
+	if joinTime && p.cloneFlags&unix.CLONE_NEWUSER != 0 {
+		return nil, errors.New("joining a time namespace together with a new user namespace is not supported")
+	}
+	if p.joinMount != "" && p.cloneFlags&unix.CLONE_NEWUSER != 0 {
+		return nil, errors.New("joining a mount namespace together with a new user namespace is not supported")
+	}
+	if p.usePreStage() {
+		// Everything new is created by the pre-stage, after the joins, so
+		// that it belongs to the joined user namespace.
+		p.preUnshare = p.cloneFlags &^ unix.CLONE_NEWPID
+		p.preFork = p.cloneFlags&unix.CLONE_NEWPID != 0
+		if p.preFork {
+			p.preUnshare |= unix.CLONE_NEWPID
+		}
+		p.cloneFlags = 0
+		if p.joinMount != "" {
+			p.preJoins = append(p.preJoins, nsJoin{unix.CLONE_NEWNS, p.joinMount})
+			p.joinMount = ""
+		}
+	}
+	if s.Linux.UIDMappings != nil || s.Linux.GIDMappings != nil {
+		if joinUser {
+			return nil, errors.New("uidMappings/gidMappings cannot be set when joining an existing user namespace")
+		}
+	} else if p.cloneFlags&unix.CLONE_NEWUSER != 0 {
+		return nil, errors.New("a new user namespace needs uidMappings and gidMappings")
+	}
+	if err := checkSysctls(s, p); err != nil {
+		return nil, err
+	}
+	if s.Process != nil {
+		if _, err := caps.FromSpec(s.Process.Capabilities, caps.LastCap()); err != nil {
+			return nil, err
+		}
+		for _, r := range s.Process.Rlimits {
+			if _, ok := rlimitByName[r.Type]; !ok {
+				return nil, fmt.Errorf("unknown rlimit %q", r.Type)
+			}
+		}
+	}
+	return p, nil
+}
+
+// checkSysctls refuses keys that would change the host: only keys of a
+// namespace the container owns are allowed.
+func checkSysctls(s *specs.Spec, p *plan) error {
+	for k := range s.Linux.Sysctl {
+		switch {
+		case ipcSysctls[k] || strings.HasPrefix(k, "fs.mqueue."):
+			if p.cloneFlags&unix.CLONE_NEWIPC == 0 && !hasJoin(p, unix.CLONE_NEWIPC) {
+				return fmt.Errorf("sysctl %q is not allowed as it conflicts with the OCI %q namespace", k, "ipc")
+			}
+		case strings.HasPrefix(k, "net."):
+			if p.cloneFlags&unix.CLONE_NEWNET == 0 && !hasJoin(p, unix.CLONE_NEWNET) {
+				return fmt.Errorf("sysctl %q is not allowed in the hosts network namespace", k)
+			}
+		case k == "kernel.hostname" || k == "kernel.domainname":
+			if p.cloneFlags&unix.CLONE_NEWUTS == 0 {
+				return fmt.Errorf("sysctl %q is not allowed in the hosts uts namespace", k)
+			}
+		default:
+			return fmt.Errorf("sysctl %q is not in a separate kernel namespace", k)
+		}
+	}
+	return nil
+}
+
+func hasJoin(p *plan, flag uintptr) bool {
+	for _, j := range p.parentJoins {
+		if j.flag == flag {
+			return true
+		}
+	}
+	return false
+}
+
+var rlimitByName = map[string]int{
+	"RLIMIT_CPU": unix.RLIMIT_CPU, "RLIMIT_FSIZE": unix.RLIMIT_FSIZE, "RLIMIT_DATA": unix.RLIMIT_DATA,
+	"RLIMIT_STACK": unix.RLIMIT_STACK, "RLIMIT_CORE": unix.RLIMIT_CORE, "RLIMIT_RSS": unix.RLIMIT_RSS,
+	"RLIMIT_NPROC": unix.RLIMIT_NPROC, "RLIMIT_NOFILE": unix.RLIMIT_NOFILE, "RLIMIT_MEMLOCK": unix.RLIMIT_MEMLOCK,
+	"RLIMIT_AS": unix.RLIMIT_AS, "RLIMIT_LOCKS": unix.RLIMIT_LOCKS, "RLIMIT_SIGPENDING": unix.RLIMIT_SIGPENDING,
+	"RLIMIT_MSGQUEUE": unix.RLIMIT_MSGQUEUE, "RLIMIT_NICE": unix.RLIMIT_NICE, "RLIMIT_RTPRIO": unix.RLIMIT_RTPRIO,
+	"RLIMIT_RTTIME": unix.RLIMIT_RTTIME,
+}
+
+// setRlimits applies process.rlimits to pid from the runtime, which may
+// raise limits that the init could not raise from inside a user namespace.
+func setRlimits(pid int, rl []specs.POSIXRlimit) error {
+	for _, r := range rl {
+		res := rlimitByName[r.Type]
+		want := unix.Rlimit{Cur: r.Soft, Max: r.Hard}
+		if err := unix.Prlimit(pid, res, &want, nil); err != nil {
+			var cur unix.Rlimit
+			unix.Prlimit(pid, res, nil, &cur)
+			return fmt.Errorf("set %s to soft %d hard %d: %w (the host's hard limit is %s)",
+				r.Type, r.Soft, r.Hard, err, limitString(cur.Max))
+		}
+	}
+	return nil
+}
+
+func limitString(v uint64) string {
+	if v == unix.RLIM_INFINITY {
+		return "unlimited"
+	}
+	return fmt.Sprint(v)
+}

@@ -1,0 +1,66 @@
+// Package procfs reads the few /proc facts Berth relies on, parsed strictly,
+// so that a process is identified by its pid and its start time together and
+// a recycled pid is never mistaken for a container's init.
+package procfs
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"strconv"
+)
+
+// Stat is the part of /proc/PID/stat that Berth uses.
+type Stat struct {
+	// State is the one-letter process state (R, S, D, Z, X, ...).
+	State byte
+	// PPid is the parent pid.
+	PPid int
+	// StartTime is field 22, in clock ticks since boot.
+	StartTime uint64
+}
+
+// ReadStat parses /proc/PID/stat.
+func ReadStat(pid int) (Stat, error) {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return Stat{}, err
+	}
+	return ParseStat(data)
+}
+
+// ParseStat parses the contents of a /proc/PID/stat file. The command name
+// may contain spaces and parentheses, so fields are counted from the last ')'.
+func ParseStat(data []byte) (Stat, error) {
+	i := bytes.LastIndexByte(data, ')')
+	if i < 0 || i+2 >= len(data) {
+		return Stat{}, fmt.Errorf("malformed stat line %q", data)
+	}
+	fields := bytes.Fields(data[i+2:])
+	// fields[0] is field 3 (state); starttime is field 22 → index 19.
+	if len(fields) < 20 || len(fields[0]) != 1 {
+		return Stat{}, fmt.Errorf("malformed stat line %q", data)
+	}
+	ppid, err := strconv.Atoi(string(fields[1]))
+	if err != nil {
+		return Stat{}, fmt.Errorf("malformed stat ppid: %w", err)
+	}
+	start, err := strconv.ParseUint(string(fields[19]), 10, 64)
+	if err != nil {
+		return Stat{}, fmt.Errorf("malformed stat starttime: %w", err)
+	}
+	return Stat{State: fields[0][0], PPid: ppid, StartTime: start}, nil
+}
+
+// Alive reports whether pid is the same process that started at startTime
+// and has not exited (a zombie counts as exited).
+func Alive(pid int, startTime uint64) bool {
+	if pid <= 0 {
+		return false
+	}
+	st, err := ReadStat(pid)
+	if err != nil {
+		return false
+	}
+	return st.StartTime == startTime && st.State != 'Z' && st.State != 'X'
+}

@@ -1,0 +1,36 @@
+package procfs
+
+import "testing"
+
+func TestParseStat(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      string
+		want    Stat
+		wantErr bool
+	}{
+		{"plain", "42 (sh) S 1 42 42 0 -1 4194560 100 0 0 0 0 0 0 0 20 0 1 0 12345 1000 10 18446744073709551615", Stat{'S', 1, 12345}, false},
+		{"paren in comm", "42 (a) b) (c) Z 7 42 42 0 -1 4194560 100 0 0 0 0 0 0 0 20 0 1 0 99 1000 10", Stat{'Z', 7, 99}, false},
+		{"truncated", "42 (sh) S 1 42", Stat{}, true},
+		{"no paren", "garbage", Stat{}, true},
+		{"bad start", "42 (sh) S 1 42 42 0 -1 4194560 100 0 0 0 0 0 0 0 20 0 1 0 x 1000", Stat{}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ParseStat([]byte(tt.in))
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err = %v, wantErr %v", err, tt.wantErr)
+			}
+			if got != tt.want {
+				t.Fatalf("got %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func FuzzParseStat(f *testing.F) {
+	f.Add([]byte("1 (init) S 0 1 1 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 5 0 0"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_, _ = ParseStat(data)
+	})
+}

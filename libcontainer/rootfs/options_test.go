@@ -1,0 +1,40 @@
+package rootfs
+
+import (
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+func TestParseOptions(t *testing.T) {
+	tests := []struct {
+		name string
+		in   []string
+		want Options
+	}{
+		{"flags and data", []string{"nosuid", "noexec", "nodev", "mode=755", "size=65536k"},
+			Options{Flags: unix.MS_NOSUID | unix.MS_NOEXEC | unix.MS_NODEV, Data: "mode=755,size=65536k"}},
+		{"rbind ro", []string{"rbind", "ro"}, Options{Flags: unix.MS_RDONLY, Bind: true, Recursive: true}},
+		{"rw clears ro", []string{"ro", "rw"}, Options{Clear: unix.MS_RDONLY}},
+		{"propagation", []string{"bind", "rslave"}, Options{Bind: true, Propagation: []uintptr{unix.MS_SLAVE | unix.MS_REC}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := ParseOptions(tt.in)
+			if got.Flags != tt.want.Flags || got.Clear != tt.want.Clear || got.Data != tt.want.Data ||
+				got.Bind != tt.want.Bind || got.Recursive != tt.want.Recursive || len(got.Propagation) != len(tt.want.Propagation) {
+				t.Fatalf("got %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func FuzzParseOptions(f *testing.F) {
+	f.Add("nosuid,mode=755")
+	f.Fuzz(func(t *testing.T, s string) {
+		o := ParseOptions([]string{s})
+		if o.Flags&o.Clear != 0 {
+			t.Fatalf("flag both set and cleared: %+v", o)
+		}
+	})
+}

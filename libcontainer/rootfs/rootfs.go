@@ -1,0 +1,540 @@
+// Package rootfs builds a container's file system view inside its new mount
+// namespace: it mounts every entry of config.json under the rootfs, creates
+// /dev, switches root with pivot_root, and then masks and write-protects
+// paths. Every destination is resolved inside the rootfs (a symlink can never
+// lead a mount out of it) and mounted through a file descriptor, not a path
+// that could be swapped afterwards.
+package rootfs
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	securejoin "github.com/cyphar/filepath-securejoin"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// Config is what the rootfs setup needs to know.
+type Config struct {
+	Spec    *specs.Spec
+	Rootfs  string
+	NoPivot bool
+	// UserNS is true when the init is in a user namespace other than the
+	// host's: device nodes cannot be created there and are bind-mounted.
+	UserNS bool
+	// CgroupNS is true when the container has its own cgroup namespace.
+	CgroupNS bool
+	// CgroupPaths are the container's cgroup directories on the host.
+	CgroupPaths map[string]string
+}
+
+// Prepare mounts everything under the rootfs, masks and write-protects
+// paths, and switches to it. devNull is an fd of the host's /dev/null,
+// verified by OpenDevNull.
+func Prepare(c *Config, devNull int) error {
+	prop := uintptr(unix.MS_SLAVE | unix.MS_REC)
+	if p := c.Spec.Linux.RootfsPropagation; p != "" {
+		f, ok := PropagationFlag(p)
+		if !ok {
+			return fmt.Errorf("unknown rootfsPropagation %q", p)
+		}
+		prop = f
+	}
+	if err := unix.Mount("", "/", "", prop, ""); err != nil {
+		return fmt.Errorf("set propagation of /: %w", err)
+	}
+	// The rootfs must be a mount point for pivot_root, and a private one so
+	// that nothing mounted under it propagates back to the host.
+	if err := unix.Mount(c.Rootfs, c.Rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("bind rootfs %s onto itself: %w", c.Rootfs, err)
+	}
+	if err := unix.Mount("", c.Rootfs, "", unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("make rootfs private: %w", err)
+	}
+	rootfd, err := unix.Open(c.Rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open rootfs: %w", err)
+	}
+	defer unix.Close(rootfd)
+	m := &mounter{c: c, rootfd: rootfd}
+	for i := range c.Spec.Mounts {
+		if err := m.mount(&c.Spec.Mounts[i]); err != nil {
+			return err
+		}
+	}
+	if needsDefaultDev(c.Spec) {
+		if err := m.createDevices(defaultDevices, true); err != nil {
+			return err
+		}
+		if err := m.devSymlinks(); err != nil {
+			return err
+		}
+	}
+	if err := m.createDevices(c.Spec.Linux.Devices, false); err != nil {
+		return err
+	}
+	if c.Spec.Linux.RootfsPropagation != "" {
+		if f, _ := PropagationFlag(c.Spec.Linux.RootfsPropagation); f&^unix.MS_REC == unix.MS_SHARED {
+			// A shared root must not share with the host's rootfs mount:
+			// make the parent private first (what runc does).
+			unix.Mount("", c.Rootfs, "", unix.MS_SHARED|unix.MS_REC, "")
+		}
+	}
+	// Masking happens before the root switch, with the host's verified
+	// /dev/null and targets resolved inside the rootfs (crun's order): no
+	// path the container controls is trusted.
+	for _, p := range c.Spec.Linux.ReadonlyPaths {
+		if err := m.readonlyPath(p); err != nil {
+			return err
+		}
+	}
+	for _, p := range c.Spec.Linux.MaskedPaths {
+		if err := m.maskPath(p, devNull); err != nil {
+			return err
+		}
+	}
+	if c.NoPivot {
+		return moveRoot(c.Rootfs)
+	}
+	return pivotRoot(c.Rootfs)
+}
+
+// Finish does what must happen inside the new root: rootfsPropagation and
+// root.readonly.
+func Finish(c *Config) error {
+	if p := c.Spec.Linux.RootfsPropagation; p != "" {
+		f, _ := PropagationFlag(p)
+		if err := unix.Mount("", "/", "", f, ""); err != nil {
+			return fmt.Errorf("set rootfsPropagation %s: %w", p, err)
+		}
+	}
+	if c.Spec.Root.Readonly {
+		if err := remountReadonly("/", false); err != nil {
+			return fmt.Errorf("make root read-only: %w", err)
+		}
+	}
+	return nil
+}
+
+type mounter struct {
+	c      *Config
+	rootfd int
+}
+
+// resolve returns the host path of dest inside the rootfs.
+func (m *mounter) resolve(dest string) (string, error) {
+	return securejoin.SecureJoin(m.c.Rootfs, dest)
+}
+
+// openDest creates dest inside the rootfs (a directory, or a file when
+// isFile) and opens it O_PATH without leaving the rootfs.
+func (m *mounter) openDest(dest string, isFile bool) (int, error) {
+	p, err := m.resolve(dest)
+	if err != nil {
+		return -1, err
+	}
+	if _, err := os.Lstat(p); errors.Is(err, os.ErrNotExist) {
+		dir := p
+		if isFile {
+			dir = filepath.Dir(p)
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return -1, err
+		}
+		if isFile {
+			f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|unix.O_NOFOLLOW, 0o644)
+			if err != nil {
+				return -1, err
+			}
+			f.Close()
+		}
+	}
+	rel, err := filepath.Rel(m.c.Rootfs, p)
+	if err != nil {
+		return -1, err
+	}
+	return unix.Openat2(m.rootfd, rel, &unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
+	})
+}
+
+func fdPath(fd int) string { return "/proc/self/fd/" + strconv.Itoa(fd) }
+
+func (m *mounter) mount(mnt *specs.Mount) error {
+	o := ParseOptions(mnt.Options)
+	typ := mnt.Type
+	if typ == "bind" {
+		o.Bind = true
+	}
+	var err error
+	switch {
+	case o.Bind:
+		err = m.bind(mnt, o)
+	case typ == "cgroup" || typ == "cgroup2":
+		err = m.cgroup(mnt, o)
+	default:
+		err = m.fs(mnt, o, typ)
+	}
+	if err != nil {
+		return fmt.Errorf("mount %s (%s) on %s: %w", mnt.Source, typeName(typ, o), mnt.Destination, err)
+	}
+	return nil
+}
+
+func typeName(typ string, o Options) string {
+	if o.Bind && typ == "" {
+		return "bind"
+	}
+	return typ
+}
+
+// fs mounts a file system of type typ at the destination.
+func (m *mounter) fs(mnt *specs.Mount, o Options, typ string) error {
+	fd, err := m.openDest(mnt.Destination, false)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	flags := o.Flags &^ unix.MS_REMOUNT
+	if err := unix.Mount(mnt.Source, fdPath(fd), typ, flags, o.Data); err != nil {
+		// The kernel refuses some options inside a user namespace (e.g. a
+		// read-only sysfs mount); retry the way runc does for sysfs.
+		if typ == "sysfs" && errors.Is(err, unix.EPERM) && m.c.UserNS {
+			return m.bind(&specs.Mount{Source: "/sys", Destination: mnt.Destination}, Options{Bind: true, Recursive: true, Flags: flags | unix.MS_RDONLY})
+		}
+		return err
+	}
+	return m.propagate(mnt.Destination, o)
+}
+
+// bind bind-mounts a host path, then applies the flags with a remount
+// (the kernel ignores them on the bind itself).
+func (m *mounter) bind(mnt *specs.Mount, o Options) error {
+	src := mnt.Source
+	if !filepath.IsAbs(src) {
+		// Relative sources are relative to the bundle, i.e. the cwd.
+		abs, err := filepath.Abs(src)
+		if err != nil {
+			return err
+		}
+		src = abs
+	}
+	fi, err := os.Stat(src)
+	if err != nil {
+		return err
+	}
+	fd, err := m.openDest(mnt.Destination, !fi.IsDir())
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	flags := uintptr(unix.MS_BIND)
+	if o.Recursive {
+		flags |= unix.MS_REC
+	}
+	if err := unix.Mount(src, fdPath(fd), "", flags, ""); err != nil {
+		return err
+	}
+	if o.Flags&^(unix.MS_REC|unix.MS_REMOUNT|unix.MS_BIND) != 0 || o.RecursiveRO {
+		if err := m.remount(mnt.Destination, o); err != nil {
+			return err
+		}
+	}
+	return m.propagate(mnt.Destination, o)
+}
+
+// remount applies o's flags to the mount now at dest.
+func (m *mounter) remount(dest string, o Options) error {
+	fd, err := m.openDest(dest, false)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	target := fdPath(fd)
+	flags := o.Flags | unix.MS_REMOUNT | unix.MS_BIND
+	err = unix.Mount("", target, "", flags, "")
+	if errors.Is(err, unix.EPERM) {
+		// Flags locked by a user namespace must be kept: add what the
+		// mount already has.
+		var st unix.Statfs_t
+		if unix.Statfs(target, &st) == nil {
+			flags |= lockedFlags(st.Flags)
+			err = unix.Mount("", target, "", flags, "")
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("remount: %w", err)
+	}
+	if o.RecursiveRO {
+		attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
+		if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr); err != nil {
+			return fmt.Errorf("make recursively read-only: %w", err)
+		}
+	}
+	return nil
+}
+
+func lockedFlags(stf int64) uintptr {
+	var f uintptr
+	for _, p := range []struct {
+		st   int64
+		flag uintptr
+	}{
+		{unix.ST_NOSUID, unix.MS_NOSUID}, {unix.ST_NODEV, unix.MS_NODEV}, {unix.ST_NOEXEC, unix.MS_NOEXEC},
+		{unix.ST_RDONLY, unix.MS_RDONLY}, {unix.ST_NOATIME, unix.MS_NOATIME}, {unix.ST_RELATIME, unix.MS_RELATIME},
+		{unix.ST_NODIRATIME, unix.MS_NODIRATIME},
+	} {
+		if stf&p.st != 0 {
+			f |= p.flag
+		}
+	}
+	return f
+}
+
+// propagate applies propagation options to the mount at dest.
+func (m *mounter) propagate(dest string, o Options) error {
+	if len(o.Propagation) == 0 {
+		return nil
+	}
+	fd, err := m.openDest(dest, false)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	for _, p := range o.Propagation {
+		if err := unix.Mount("", fdPath(fd), "", p, ""); err != nil {
+			return fmt.Errorf("set propagation: %w", err)
+		}
+	}
+	return nil
+}
+
+// cgroup mounts the container's cgroups. With a cgroup namespace the
+// kernel shows only the container's subtree; without one, the container's
+// own directories are bind-mounted so that the host's tree stays hidden.
+func (m *mounter) cgroup(mnt *specs.Mount, o Options) error {
+	flags := o.Flags &^ unix.MS_REMOUNT
+	unified, hasUnified := m.c.CgroupPaths[""]
+	if hasUnified && !strings.HasPrefix(unified, "/sys/fs/cgroup/unified/") || len(m.c.CgroupPaths) == 0 && mnt.Type == "cgroup2" {
+		return m.cgroupOne(mnt.Destination, "cgroup2", "", unified, flags)
+	}
+	// v1 or hybrid: a tmpfs holding one mount per hierarchy.
+	fd, err := m.openDest(mnt.Destination, false)
+	if err != nil {
+		return err
+	}
+	err = unix.Mount("tmpfs", fdPath(fd), "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=755")
+	unix.Close(fd)
+	if err != nil {
+		return err
+	}
+	keys := make([]string, 0, len(m.c.CgroupPaths))
+	for k := range m.c.CgroupPaths {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, key := range keys {
+		dir, typ, data := key, "cgroup", key
+		if key == "" {
+			dir, typ, data = "unified", "cgroup2", ""
+		}
+		if err := m.cgroupOne(filepath.Join(mnt.Destination, dir), typ, data, m.c.CgroupPaths[key], flags); err != nil {
+			return err
+		}
+		if strings.Contains(key, ",") {
+			for _, c := range strings.Split(key, ",") {
+				p, err := m.resolve(filepath.Join(mnt.Destination, c))
+				if err == nil {
+					os.Symlink(key, p)
+				}
+			}
+		}
+	}
+	if flags&unix.MS_RDONLY != 0 {
+		return m.remount(mnt.Destination, Options{Flags: unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC})
+	}
+	return nil
+}
+
+func (m *mounter) cgroupOne(dest, typ, data, hostPath string, flags uintptr) error {
+	fd, err := m.openDest(dest, false)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	if m.c.CgroupNS || hostPath == "" {
+		return unix.Mount(typ, fdPath(fd), typ, flags, data)
+	}
+	if err := unix.Mount(hostPath, fdPath(fd), "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return err
+	}
+	fd2, err := m.openDest(dest, false)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd2)
+	return unix.Mount("", fdPath(fd2), "", flags|unix.MS_BIND|unix.MS_REMOUNT, "")
+}
+
+// pivotRoot makes rootfs the root and detaches the old one.
+func pivotRoot(rootfs string) error {
+	oldroot, err := unix.Open("/", unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(oldroot)
+	newroot, err := unix.Open(rootfs, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(newroot)
+	if err := unix.Fchdir(newroot); err != nil {
+		return err
+	}
+	if err := unix.PivotRoot(".", "."); err != nil {
+		return fmt.Errorf("pivot_root %s: %w", rootfs, err)
+	}
+	if err := unix.Fchdir(oldroot); err != nil {
+		return err
+	}
+	// The old root must not propagate the unmount to the host.
+	if err := unix.Mount("", ".", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("make old root slave: %w", err)
+	}
+	if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
+		return fmt.Errorf("detach old root: %w", err)
+	}
+	return unix.Chdir("/")
+}
+
+// moveRoot is --no-pivot: move the rootfs over / and chroot into it.
+func moveRoot(rootfs string) error {
+	if err := unix.Chdir(rootfs); err != nil {
+		return err
+	}
+	if err := unix.Mount(rootfs, "/", "", unix.MS_MOVE, ""); err != nil {
+		return fmt.Errorf("move rootfs to /: %w", err)
+	}
+	if err := unix.Chroot("."); err != nil {
+		return fmt.Errorf("chroot: %w", err)
+	}
+	return unix.Chdir("/")
+}
+
+func remountReadonly(path string, recursive bool) error {
+	var st unix.Statfs_t
+	if err := unix.Statfs(path, &st); err != nil {
+		return err
+	}
+	flags := uintptr(unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY) | lockedFlags(st.Flags)
+	if recursive {
+		flags |= unix.MS_REC
+	}
+	return unix.Mount("", path, "", flags, "")
+}
+
+// openExisting opens p inside the rootfs, O_PATH, without creating it.
+func (m *mounter) openExisting(p string) (int, error) {
+	return unix.Openat2(m.rootfd, strings.TrimLeft(p, "/"), &unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
+	})
+}
+
+// readonlyPath bind-mounts p onto itself read-only (keeping submounts). A
+// missing path is skipped, as runc does.
+func (m *mounter) readonlyPath(p string) error {
+	target, err := m.openExisting(p)
+	if err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return nil
+		}
+		return fmt.Errorf("readonly path %s: %w", p, err)
+	}
+	defer unix.Close(target)
+	tree, err := unix.OpenTree(target, "", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE|unix.AT_EMPTY_PATH)
+	if err != nil {
+		return fmt.Errorf("readonly path %s: %w", p, err)
+	}
+	defer unix.Close(tree)
+	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV}
+	if err := unix.MountSetattr(tree, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr); err != nil {
+		return fmt.Errorf("readonly path %s: %w", p, err)
+	}
+	if err := unix.MoveMount(tree, "", target, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
+		return fmt.Errorf("readonly path %s: %w", p, err)
+	}
+	return nil
+}
+
+// maskPath hides p: a file is covered by the verified /dev/null, a directory
+// by an empty read-only tmpfs. Both are mounted onto an fd of the target.
+func (m *mounter) maskPath(p string, devNull int) error {
+	target, err := m.openExisting(p)
+	if err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return nil
+		}
+		return fmt.Errorf("mask %s: %w", p, err)
+	}
+	defer unix.Close(target)
+	var st unix.Stat_t
+	if err := unix.Fstat(target, &st); err != nil {
+		return fmt.Errorf("mask %s: %w", p, err)
+	}
+	var src int
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		src, err = emptyTmpfs()
+	} else {
+		src, err = unix.OpenTree(devNull, "", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_EMPTY_PATH)
+	}
+	if err != nil {
+		return fmt.Errorf("mask %s: %w", p, err)
+	}
+	defer unix.Close(src)
+	if err := unix.MoveMount(src, "", target, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
+		return fmt.Errorf("mask %s: %w", p, err)
+	}
+	return nil
+}
+
+// emptyTmpfs makes a detached, read-only, empty tmpfs.
+func emptyTmpfs() (int, error) {
+	fs, err := unix.Fsopen("tmpfs", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return -1, err
+	}
+	defer unix.Close(fs)
+	if err := unix.FsconfigSetString(fs, "size", "0"); err != nil {
+		return -1, err
+	}
+	if err := unix.FsconfigSetString(fs, "mode", "0755"); err != nil {
+		return -1, err
+	}
+	if err := unix.FsconfigCreate(fs); err != nil {
+		return -1, err
+	}
+	return unix.Fsmount(fs, unix.FSMOUNT_CLOEXEC, unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC)
+}
+
+// OpenDevNull opens the host's /dev/null and checks that it really is the
+// null device, so masking can never bind something else (CVE-2025-31133).
+func OpenDevNull() (int, error) {
+	fd, err := unix.Open("/dev/null", unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, err
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFCHR || st.Rdev != unix.Mkdev(1, 3) {
+		unix.Close(fd)
+		return -1, errors.New("/dev/null is not the null device")
+	}
+	return fd, nil
+}

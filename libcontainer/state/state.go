@@ -1,0 +1,185 @@
+// Package state owns a container's directory under the runtime root:
+// the small state.json, the copy of config.json, the exec fifo and the lock
+// that serialises commands on one container. The status is never stored: it
+// is derived from kernel facts each time it is asked for.
+package state
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"time"
+
+	securejoin "github.com/cyphar/filepath-securejoin"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-runtime/berth/libcontainer/procfs"
+)
+
+// File names inside a container directory.
+const (
+	StateFile  = "state.json"
+	ConfigFile = "config.json"
+	FifoFile   = "exec.fifo"
+)
+
+// Status values, as the OCI state and runc print them.
+const (
+	Creating = "creating"
+	Created  = "created"
+	Running  = "running"
+	Paused   = "paused"
+	Stopped  = "stopped"
+)
+
+// State is what Berth persists about a container.
+type State struct {
+	OCIVersion    string            `json:"ociVersion"`
+	ID            string            `json:"id"`
+	Bundle        string            `json:"bundle"`
+	Rootfs        string            `json:"rootfs"`
+	InitPid       int               `json:"initPid"`
+	InitStartTime uint64            `json:"initStartTime"`
+	Created       time.Time         `json:"created"`
+	Owner         string            `json:"owner,omitempty"`
+	CgroupPaths   map[string]string `json:"cgroupPaths,omitempty"`
+	// SharedPidNS is true when the container has no pid namespace of its own,
+	// so killing its init does not kill the rest of its processes.
+	SharedPidNS bool              `json:"sharedPidNS,omitempty"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+var validID = regexp.MustCompile(`^[\w+\-.]+$`)
+
+// ValidID reports whether id is an acceptable container ID: runc's rule,
+// letters, digits and _ + - . only, and never "." or "..".
+func ValidID(id string) bool {
+	return id != "." && id != ".." && len(id) <= 1024 && validID.MatchString(id)
+}
+
+// Dir returns the container directory for id under root, resolved so that it
+// can never point outside root.
+func Dir(root, id string) (string, error) {
+	return securejoin.SecureJoin(root, id)
+}
+
+// Load reads the state of the container in dir.
+func Load(dir string) (*State, error) {
+	data, err := os.ReadFile(filepath.Join(dir, StateFile))
+	if err != nil {
+		return nil, err
+	}
+	var s State
+	if err := json.Unmarshal(data, &s); err != nil {
+		return nil, fmt.Errorf("parse %s: %w", filepath.Join(dir, StateFile), err)
+	}
+	return &s, nil
+}
+
+// Save writes the state atomically: a crash leaves the old or the new file,
+// never a torn one.
+func (s *State) Save(dir string) error {
+	data, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	return WriteFileAtomic(filepath.Join(dir, StateFile), data, 0o600)
+}
+
+// LoadSpec reads the copy of config.json kept in the container directory.
+func LoadSpec(dir string) (*specs.Spec, error) {
+	data, err := os.ReadFile(filepath.Join(dir, ConfigFile))
+	if err != nil {
+		return nil, err
+	}
+	var spec specs.Spec
+	if err := json.Unmarshal(data, &spec); err != nil {
+		return nil, fmt.Errorf("parse %s: %w", filepath.Join(dir, ConfigFile), err)
+	}
+	return &spec, nil
+}
+
+// WriteFileAtomic writes data to a temporary file in the same directory,
+// syncs it, and renames it over path.
+func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
+	dir, base := filepath.Split(path)
+	f, err := os.CreateTemp(dir, "."+base+"-")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Chmod(perm)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
+}
+
+// Status derives the container's status from the kernel: the init must be
+// the very process recorded (pid and start time) and not a zombie; while the
+// exec fifo exists the init has not been released yet; a frozen cgroup means
+// paused.
+func (s *State) Status(dir string, frozen func() bool) string {
+	if !procfs.Alive(s.InitPid, s.InitStartTime) {
+		return Stopped
+	}
+	if frozen != nil && frozen() {
+		return Paused
+	}
+	if _, err := os.Lstat(filepath.Join(dir, FifoFile)); err == nil {
+		return Created
+	}
+	return Running
+}
+
+// Lock is an exclusive lock on one container directory.
+type Lock struct{ f *os.File }
+
+// LockDir takes the lock on dir, waiting for any other Berth command that
+// holds it. It fails with os.ErrNotExist when dir is gone.
+func LockDir(dir string) (*Lock, error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
+		if !errors.Is(err, unix.EINTR) {
+			break
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock %s: %w", dir, err)
+	}
+	// The directory may have been deleted while we waited.
+	if _, err := os.Stat(filepath.Join(dir)); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &Lock{f: f}, nil
+}
+
+// Unlock releases the lock.
+func (l *Lock) Unlock() {
+	if l != nil && l.f != nil {
+		l.f.Close()
+		l.f = nil
+	}
+}

@@ -1,0 +1,120 @@
+// Package syncmsg is the typed protocol between the runtime (parent) and the
+// container's init while the container is being set up. Messages travel as
+// JSON objects over a stream socketpair; the exchange is strictly
+// request/response, so a reader never consumes a message meant for later.
+package syncmsg
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// Type is the closed set of message kinds.
+type Type string
+
+// Message kinds, in the order they normally flow.
+const (
+	// Config (parent → init) carries the InitConfig.
+	Config Type = "config"
+	// Ready (init → parent): the container is fully set up; the init waits
+	// only for Run and then for start.
+	Ready Type = "ready"
+	// Run (parent → init): state.json is written; go on and wait for start.
+	Run Type = "run"
+	// Error (init → parent): setup failed; Message says why.
+	Error Type = "error"
+)
+
+// Message is one protocol message.
+type Message struct {
+	Type    Type        `json:"type"`
+	Config  *InitConfig `json:"config,omitempty"`
+	Message string      `json:"message,omitempty"`
+}
+
+// InitConfig is everything the init needs beyond its inherited fds.
+type InitConfig struct {
+	ID      string      `json:"id"`
+	Spec    *specs.Spec `json:"spec"`
+	Rootfs  string      `json:"rootfs"`
+	NoPivot bool        `json:"noPivot,omitempty"`
+	// NoNewKeyring keeps the caller's session keyring.
+	NoNewKeyring bool `json:"noNewKeyring,omitempty"`
+	// PreserveFds is how many fds after stdio belong to the container.
+	PreserveFds int `json:"preserveFds,omitempty"`
+	// FifoFd is the init's O_PATH fd of the exec fifo.
+	FifoFd int `json:"fifoFd"`
+	// UnshareCgroupNS asks the init to create its cgroup namespace itself,
+	// after it has been placed in its cgroup.
+	UnshareCgroupNS bool `json:"unshareCgroupNS,omitempty"`
+	// JoinMountNS is a mount namespace the init joins (by path).
+	JoinMountNS string `json:"joinMountNS,omitempty"`
+	// NewTimeNS asks the init to create a time namespace with Spec's offsets.
+	NewTimeNS bool `json:"newTimeNS,omitempty"`
+	// CgroupPaths are the container's cgroup directories, for cgroup mounts.
+	CgroupPaths map[string]string `json:"cgroupPaths,omitempty"`
+	// PrivatePidNS is true when the init is pid 1 of a new pid namespace.
+	PrivatePidNS bool `json:"privatePidNS,omitempty"`
+}
+
+// Conn is one end of the protocol.
+type Conn struct {
+	f   *os.File
+	enc *json.Encoder
+	dec *json.Decoder
+}
+
+// NewConn wraps f.
+func NewConn(f *os.File) *Conn {
+	return &Conn{f: f, enc: json.NewEncoder(f), dec: json.NewDecoder(f)}
+}
+
+// Send writes one message.
+func (c *Conn) Send(m Message) error {
+	if err := c.enc.Encode(m); err != nil {
+		return fmt.Errorf("send %s: %w", m.Type, err)
+	}
+	return nil
+}
+
+// ErrClosed is returned when the peer closed the connection.
+var ErrClosed = errors.New("peer closed the connection")
+
+// Recv reads one message. If it is an Error message, it is returned as an
+// error.
+func (c *Conn) Recv() (Message, error) {
+	var m Message
+	if err := c.dec.Decode(&m); err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return m, ErrClosed
+		}
+		return m, fmt.Errorf("receive: %w", err)
+	}
+	if m.Type == Error {
+		return m, errors.New(m.Message)
+	}
+	return m, nil
+}
+
+// Expect reads one message and checks its type.
+func (c *Conn) Expect(t Type) (Message, error) {
+	m, err := c.Recv()
+	if err != nil {
+		return m, err
+	}
+	if m.Type != t {
+		return m, fmt.Errorf("protocol error: got %q, want %q", m.Type, t)
+	}
+	return m, nil
+}
+
+// File returns the underlying file.
+func (c *Conn) File() *os.File { return c.f }
+
+// Close closes the connection.
+func (c *Conn) Close() error { return c.f.Close() }

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/user"
+	"strconv"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	"github.com/urfave/cli/v2"
+
+	"github.com/berth-runtime/berth/libcontainer"
+)
+
+var listCommand = &cli.Command{
+	Name:  "list",
+	Usage: "lists containers started by berth with the given root",
+	Flags: []cli.Flag{
+		&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "table", Usage: `select one of: table or json`},
+		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "display only container IDs"},
+	},
+	Action: func(c *cli.Context) error {
+		if err := checkArgs(c, 0, 0); err != nil {
+			return err
+		}
+		states, err := listStates(c)
+		if err != nil {
+			return err
+		}
+		if c.Bool("quiet") {
+			for _, s := range states {
+				fmt.Println(s.ID)
+			}
+			return nil
+		}
+		switch f := c.String("format"); f {
+		case "table":
+			w := tabwriter.NewWriter(os.Stdout, 12, 1, 3, ' ', 0)
+			fmt.Fprint(w, "ID\tPID\tSTATUS\tBUNDLE\tCREATED\tOWNER\n")
+			for _, s := range states {
+				fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\t%s\n", s.ID, s.Pid, s.Status, s.Bundle, s.Created.Format(time.RFC3339Nano), s.Owner)
+			}
+			return w.Flush()
+		case "json":
+			return json.NewEncoder(os.Stdout).Encode(states)
+		default:
+			return fmt.Errorf("invalid format option %q", f)
+		}
+	},
+}
+
+func listStates(c *cli.Context) ([]libcontainer.OCIState, error) {
+	root := c.String("root")
+	ids, err := libcontainer.List(root)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) && !c.IsSet("root") {
+			return nil, nil
+		}
+		return nil, err
+	}
+	var states []libcontainer.OCIState
+	for _, id := range ids {
+		ctr, err := libcontainer.Load(root, id)
+		if err != nil {
+			logrus.Warnf("load container %s: %v", id, err)
+			continue
+		}
+		s := ctr.OCIState()
+		s.Owner = owner(ctr.Dir)
+		ctr.Release()
+		states = append(states, s)
+	}
+	return states, nil
+}
+
+// owner names the user owning the container directory.
+func owner(dir string) string {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return ""
+	}
+	uid := strconv.Itoa(int(fi.Sys().(*syscall.Stat_t).Uid))
+	if u, err := user.LookupId(uid); err == nil {
+		return u.Username
+	}
+	return "#" + uid
+}

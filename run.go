@@ -1,0 +1,93 @@
+package main
+
+import (
+	"os"
+	"os/signal"
+
+	"github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-runtime/berth/libcontainer"
+)
+
+var runCommand = &cli.Command{
+	Name:      "run",
+	Usage:     "create and run a container",
+	ArgsUsage: "<container-id>",
+	Flags: append(append([]cli.Flag{}, createFlags...),
+		&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "detach from the container's process"},
+		&cli.BoolFlag{Name: "keep", Usage: "do not delete the container after it exits"},
+		&cli.BoolFlag{Name: "no-subreaper", Usage: "disable the use of the subreaper used to reap reparented processes"},
+	),
+	Action: func(c *cli.Context) error {
+		if err := checkArgs(c, 1, 1); err != nil {
+			return err
+		}
+		detach := c.Bool("detach")
+		if !detach && !c.Bool("no-subreaper") {
+			// Orphans of the container come to us, not to PID 1.
+			if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+				return err
+			}
+		}
+		var sigs chan os.Signal
+		if !detach {
+			sigs = make(chan os.Signal, 64)
+			signal.Notify(sigs)
+		}
+		ctr, err := createContainer(c, detach)
+		if err != nil {
+			return err
+		}
+		// Other commands (kill, state) must be able to act on the container
+		// while it runs in the foreground.
+		ctr.Release()
+		if err := startLocked(ctr, c.String("root")); err != nil {
+			destroy(c.String("root"), ctr.ID)
+			return err
+		}
+		if detach {
+			return nil
+		}
+		go forwardSignals(sigs, ctr)
+		code := ctr.Wait()
+		if !c.Bool("keep") {
+			if err := destroy(c.String("root"), ctr.ID); err != nil {
+				return err
+			}
+		}
+		return exitError(code)
+	},
+}
+
+func startLocked(ctr *libcontainer.Container, root string) error {
+	c, err := libcontainer.Load(root, ctr.ID)
+	if err != nil {
+		return err
+	}
+	defer c.Release()
+	return c.Start()
+}
+
+// destroy removes a container whose init has exited (or kills it first).
+func destroy(root, id string) error {
+	c, err := libcontainer.Load(root, id)
+	if err != nil {
+		return err
+	}
+	defer c.Release()
+	return c.Delete(true)
+}
+
+// forwardSignals passes every signal berth receives to the init, except
+// those that concern berth itself.
+func forwardSignals(sigs chan os.Signal, ctr *libcontainer.Container) {
+	for s := range sigs {
+		sig := s.(unix.Signal)
+		switch sig {
+		case unix.SIGCHLD, unix.SIGURG, unix.SIGWINCH, unix.SIGPIPE:
+			continue
+		}
+		unix.Kill(ctr.InitPid(), sig)
+	}
+}
