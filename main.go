@@ -61,7 +61,7 @@ func newApp() *cli.App {
 		},
 		Before: setupGlobals,
 		Commands: []*cli.Command{
-			createCommand, startCommand, runCommand, stateCommand, listCommand, killCommand,
+			createCommand, startCommand, runCommand, execCommand, stateCommand, listCommand, killCommand,
 			deleteCommand, specCommand, featuresCommand,
 		},
 		ExitErrHandler: func(*cli.Context, error) {},

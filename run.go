@@ -49,7 +49,7 @@ var runCommand = &cli.Command{
 		if detach {
 			return nil
 		}
-		go forwardSignals(sigs, ctr)
+		go forwardTo(sigs, ctr.InitPid())
 		code := ctr.Wait()
 		if !c.Bool("keep") {
 			if err := destroy(c.String("root"), ctr.ID); err != nil {
@@ -79,15 +79,3 @@ func destroy(root, id string) error {
 	return c.Delete(true)
 }
 
-// forwardSignals passes every signal berth receives to the init, except
-// those that concern berth itself.
-func forwardSignals(sigs chan os.Signal, ctr *libcontainer.Container) {
-	for s := range sigs {
-		sig := s.(unix.Signal)
-		switch sig {
-		case unix.SIGCHLD, unix.SIGURG, unix.SIGWINCH, unix.SIGPIPE:
-			continue
-		}
-		unix.Kill(ctr.InitPid(), sig)
-	}
-}

@@ -114,7 +114,7 @@ func Create(o *CreateOpts) (c *Container, err error) {
 
 // spawn starts the init, places it in its cgroup, drives the setup
 // protocol, saves the state and returns the init's pid.
-func spawn(o *CreateOpts, c *Container, p *plan, mgr *cgroups.Manager) (pid int, err error) {
+func spawn(o *CreateOpts, c *Container, p *plan, mgr *cgroups.Manager) (int, error) {
 	spec := o.Bundle.Spec
 	fifo := filepath.Join(c.Dir, state.FifoFile)
 	if err := unix.Mkfifo(fifo, 0o622); err != nil {
@@ -128,6 +128,51 @@ func spawn(o *CreateOpts, c *Container, p *plan, mgr *cgroups.Manager) (pid int,
 		return 0, fmt.Errorf("open exec fifo: %w", err)
 	}
 	defer fifoFd.Close()
+	ic := &syncmsg.InitConfig{
+		ID: o.ID, Spec: spec, Rootfs: o.Bundle.Rootfs, NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring,
+		PreserveFds: len(o.ExtraFiles), FifoFd: 3 + len(o.ExtraFiles) + 1, UnshareCgroupNS: p.unshareCgroupNS,
+		JoinMountNS: p.joinMount, NewTimeNS: p.newTimeNS, PrivatePidNS: p.privatePidNS,
+		CgroupPaths: mgr.Paths,
+	}
+	l := &launch{
+		plan: p, mgr: mgr, config: ic, process: spec.Process, dir: o.Bundle.Dir,
+		extra: o.ExtraFiles, fifo: fifoFd, stdin: o.Stdin, stdout: o.Stdout, stderr: o.Stderr,
+		uidMap: spec.Linux.UIDMappings, gidMap: spec.Linux.GIDMappings,
+	}
+	pid, err := l.run(func(pid int) error {
+		stat, err := procfs.ReadStat(pid)
+		if err != nil {
+			return fmt.Errorf("read init stat: %w", err)
+		}
+		c.State.InitPid, c.State.InitStartTime, c.State.Created = pid, stat.StartTime, time.Now().UTC()
+		return c.State.Save(c.Dir)
+	})
+	c.initPid = pid
+	return pid, err
+}
+
+// launch starts a "berth init" process: the container's init (create) or a
+// process joining it (exec).
+type launch struct {
+	plan    *plan
+	mgr     *cgroups.Manager
+	config  *syncmsg.InitConfig
+	process *specs.Process
+	// dir is the init's working directory until it sets up its own.
+	dir   string
+	extra []*os.File
+	// fifo is the exec fifo (create only).
+	fifo                  *os.File
+	stdin, stdout, stderr *os.File
+	uidMap, gidMap        []specs.LinuxIDMapping
+}
+
+// run starts the process and drives the protocol. beforeRun is called
+// once the init is ready and before it is let go (create saves the state
+// there). It returns the pid of the process, also on error when one was
+// started, so the caller can clean up.
+func (l *launch) run(beforeRun func(pid int) error) (pid int, err error) {
+	p := l.plan
 	exe, err := exeseal.Open()
 	if err != nil {
 		return 0, err
@@ -139,17 +184,24 @@ func spawn(o *CreateOpts, c *Container, p *plan, mgr *cgroups.Manager) (pid int,
 	}
 	parentSock, childSock := os.NewFile(uintptr(fds[0]), "sync-parent"), os.NewFile(uintptr(fds[1]), "sync-child")
 	defer parentSock.Close()
-	extra := append(append([]*os.File{}, o.ExtraFiles...), childSock, fifoFd, exe)
-	base := 3 + len(o.ExtraFiles)
+	// The container's preserved fds come first, at 3..3+N: a contract
+	// callers rely on.
+	extra := append(append([]*os.File{}, l.extra...), childSock)
+	if l.fifo != nil {
+		extra = append(extra, l.fifo)
+	}
+	extra = append(extra, exe)
+	base := 3 + len(l.extra)
+	exeFd := 3 + len(extra) - 1
 	cmd := &exec.Cmd{
-		Path:   "/proc/self/fd/" + strconv.Itoa(base+2),
+		Path:   "/proc/self/fd/" + strconv.Itoa(exeFd),
 		Args:   []string{"berth", "init"},
-		Env:    []string{initp.EnvSyncFd + "=" + strconv.Itoa(base), initp.EnvExeFd + "=" + strconv.Itoa(base+2)},
-		Stdin:  orStd(o.Stdin, os.Stdin),
-		Stdout: orStd(o.Stdout, os.Stdout),
-		Stderr: orStd(o.Stderr, os.Stderr),
+		Env:    []string{initp.EnvSyncFd + "=" + strconv.Itoa(base), initp.EnvExeFd + "=" + strconv.Itoa(exeFd)},
+		Stdin:  orStd(l.stdin, os.Stdin),
+		Stdout: orStd(l.stdout, os.Stdout),
+		Stderr: orStd(l.stderr, os.Stderr),
 		// The init's cwd is the bundle, so relative bind sources resolve.
-		Dir:        o.Bundle.Dir,
+		Dir:        l.dir,
 		ExtraFiles: extra,
 		SysProcAttr: &syscall.SysProcAttr{
 			Cloneflags: p.cloneFlags,
@@ -157,15 +209,20 @@ func spawn(o *CreateOpts, c *Container, p *plan, mgr *cgroups.Manager) (pid int,
 			Pdeathsig:  unix.SIGKILL,
 		},
 	}
+	if hasJoin(p, unix.CLONE_NEWPID) {
+		// Go's child code kills itself when getppid() differs from the
+		// parent's pid, which is always so in a joined pid namespace (the
+		// parent is invisible there: getppid() is 0). The init sets its
+		// parent-death signal itself instead.
+		cmd.SysProcAttr.Pdeathsig = 0
+	}
 	if p.cloneFlags&unix.CLONE_NEWUSER != 0 {
-		cmd.SysProcAttr.UidMappings = idMap(spec.Linux.UIDMappings)
-		cmd.SysProcAttr.GidMappings = idMap(spec.Linux.GIDMappings)
+		cmd.SysProcAttr.UidMappings = idMap(l.uidMap)
+		cmd.SysProcAttr.GidMappings = idMap(l.gidMap)
 		cmd.SysProcAttr.GidMappingsEnableSetgroups = true
 	}
-	if p.usePreStage() {
-		cmd.Env = append(cmd.Env, preStageEnv(p)...)
-	}
-	cgfd, err := mgr.OpenUnified()
+	cmd.Env = append(cmd.Env, preStageEnv(p, l.mgr.V1Paths())...)
+	cgfd, err := l.mgr.OpenUnified()
 	if err != nil {
 		return 0, fmt.Errorf("open cgroup: %w", err)
 	}
@@ -175,58 +232,42 @@ func spawn(o *CreateOpts, c *Container, p *plan, mgr *cgroups.Manager) (pid int,
 		// could fork outside it.
 		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, cgfd
 	}
-	if err := startInNamespaces(cmd, p.parentJoins); err != nil {
-		childSock.Close()
+	err = startInNamespaces(cmd, p.parentJoins)
+	childSock.Close()
+	if err != nil {
 		return 0, err
 	}
-	childSock.Close()
 	pid = cmd.Process.Pid
 	conn := syncmsg.NewConn(parentSock)
 	fail := func(err error) (int, error) {
 		return pid, initError(cmd, err)
 	}
-	if cgfd < 0 {
-		if err := mgr.Apply(pid); err != nil {
-			return fail(err)
-		}
+	if pid, err = preStageHandshake(parentSock, cmd); err != nil {
+		return fail(err)
 	}
-	if p.usePreStage() {
-		if pid, err = preStageHandshake(parentSock, cmd); err != nil {
-			return fail(err)
-		}
-	}
-	if adj := spec.Process.OOMScoreAdj; adj != nil {
+	if adj := l.process.OOMScoreAdj; adj != nil {
 		if err := os.WriteFile("/proc/"+strconv.Itoa(pid)+"/oom_score_adj", []byte(strconv.Itoa(*adj)), 0); err != nil {
 			return fail(fmt.Errorf("set oom_score_adj %d: %w", *adj, err))
 		}
 	}
-	ic := &syncmsg.InitConfig{
-		ID: o.ID, Spec: spec, Rootfs: o.Bundle.Rootfs, NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring,
-		PreserveFds: len(o.ExtraFiles), FifoFd: base + 1, UnshareCgroupNS: p.unshareCgroupNS,
-		JoinMountNS: p.joinMount, NewTimeNS: p.newTimeNS, PrivatePidNS: p.privatePidNS,
-		CgroupPaths: mgr.Paths,
-	}
-	if err := conn.Send(syncmsg.Message{Type: syncmsg.Config, Config: ic}); err != nil {
+	if err := conn.Send(syncmsg.Message{Type: syncmsg.Config, Config: l.config}); err != nil {
 		return fail(err)
 	}
 	if _, err := conn.Expect(syncmsg.Ready); err != nil {
 		return fail(err)
 	}
-	if err := setRlimits(pid, spec.Process.Rlimits); err != nil {
+	if err := setRlimits(pid, l.process.Rlimits); err != nil {
 		return fail(err)
 	}
-	stat, err := procfs.ReadStat(pid)
-	if err != nil {
-		return fail(fmt.Errorf("read init stat: %w", err))
-	}
-	c.State.InitPid, c.State.InitStartTime, c.State.Created = pid, stat.StartTime, time.Now().UTC()
-	if err := c.State.Save(c.Dir); err != nil {
-		return fail(err)
+	if beforeRun != nil {
+		if err := beforeRun(pid); err != nil {
+			return fail(err)
+		}
 	}
 	if err := conn.Send(syncmsg.Message{Type: syncmsg.Run}); err != nil {
 		return fail(err)
 	}
-	// The init switches to the container's user and capabilities, then
+	// The init switches to the process's user and capabilities, then
 	// closes the socket; anything else is a failure it reports.
 	if m, err := conn.Recv(); !errors.Is(err, syncmsg.ErrClosed) {
 		if err == nil {
@@ -234,7 +275,6 @@ func spawn(o *CreateOpts, c *Container, p *plan, mgr *cgroups.Manager) (pid int,
 		}
 		return fail(err)
 	}
-	c.initPid = pid
 	if cmd.Process.Pid == pid {
 		// The process is waited for with wait4 by whoever needs its exit
 		// status; os/exec must not hold on to it.
@@ -358,7 +398,11 @@ func nsFile(flag uintptr) string {
 // Wait reaps children until the init exits (the caller is a subreaper, so
 // orphans of the container come here too) and returns its exit code, 128+n
 // when a signal killed it.
-func (c *Container) Wait() int {
+func (c *Container) Wait() int { return WaitPid(c.initPid) }
+
+// WaitPid reaps children until pid exits (the caller may be a subreaper, so
+// orphans come here too) and returns its exit code, 128+n for signal n.
+func WaitPid(want int) int {
 	for {
 		var ws unix.WaitStatus
 		pid, err := unix.Wait4(-1, &ws, 0, nil)
@@ -368,7 +412,7 @@ func (c *Container) Wait() int {
 		if err != nil {
 			return 255
 		}
-		if pid != c.initPid {
+		if pid != want {
 			continue
 		}
 		if ws.Signaled() {
@@ -382,7 +426,7 @@ func (c *Container) Wait() int {
 func (c *Container) InitPid() int { return c.State.InitPid }
 
 // preStageEnv describes the pre-stage's work to the C code in nsenter.
-func preStageEnv(p *plan) []string {
+func preStageEnv(p *plan, v1Cgroups []string) []string {
 	var joins []string
 	for _, j := range p.preJoins {
 		joins = append(joins, fmt.Sprintf("%d:%s", j.flag, j.path))
@@ -390,6 +434,7 @@ func preStageEnv(p *plan) []string {
 	env := []string{
 		"_BERTH_NSJOIN=" + strings.Join(joins, "\n"),
 		"_BERTH_NSUNSHARE=" + strconv.FormatUint(uint64(p.preUnshare), 10),
+		"_BERTH_CGROUPS=" + strings.Join(v1Cgroups, "\n"),
 	}
 	if p.preFork {
 		env = append(env, "_BERTH_NSFORK=1")
@@ -397,13 +442,9 @@ func preStageEnv(p *plan) []string {
 	return env
 }
 
-// preStageHandshake lets the pre-stage go on (the init is in its cgroup
-// now) and reads its report: the pid of the forked init, or that it stayed
-// in the same process.
+// preStageHandshake reads the pre-stage's report: the pid of the forked
+// init, or that it stayed in the same process.
 func preStageHandshake(sock *os.File, cmd *exec.Cmd) (int, error) {
-	if _, err := sock.Write([]byte("G")); err != nil {
-		return 0, syncmsg.ErrClosed
-	}
 	var line []byte
 	var b [1]byte
 	for {

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -243,24 +244,28 @@ func copyCpuset(p string, created []string) error {
 	return nil
 }
 
-// Apply moves pid into every hierarchy of the container.
-func (m *Manager) Apply(pid int) error {
-	s := []byte(strconv.Itoa(pid))
-	for _, p := range m.Paths {
-		if err := os.WriteFile(filepath.Join(p, "cgroup.procs"), s, 0); err != nil {
-			return fmt.Errorf("join cgroup %s: %w", p, err)
-		}
-	}
-	return nil
-}
-
-// OpenUnified opens the v2 directory for clone3(CLONE_INTO_CGROUP). It
-// returns -1 when the host is not pure v2.
+// OpenUnified opens the v2 directory (pure v2, or the unified tree of a
+// hybrid host) for clone3(CLONE_INTO_CGROUP). It returns -1 when there is
+// none.
 func (m *Manager) OpenUnified() (int, error) {
-	if m.Mode != Unified {
+	p, ok := m.Paths[UnifiedKey]
+	if !ok {
 		return -1, nil
 	}
-	return unix.Open(m.Paths[UnifiedKey], unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	return unix.Open(p, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+}
+
+// V1Paths lists the v1 directories, which a process joins by writing to
+// their tasks or cgroup.procs files.
+func (m *Manager) V1Paths() []string {
+	var res []string
+	for key, p := range m.Paths {
+		if key != UnifiedKey {
+			res = append(res, p)
+		}
+	}
+	sort.Strings(res)
+	return res
 }
 
 // Pids lists every process in the container's cgroup.

@@ -32,6 +32,9 @@ const (
 // must be locked to the main thread: namespaces and credentials are
 // per-thread and the final execve must happen on the thread that set them.
 func Main() {
+	// Die with the runtime until it lets us go (see run). The runtime
+	// could not always ask for this at fork time.
+	unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0)
 	if fd, err := strconv.Atoi(os.Getenv(EnvExeFd)); err == nil {
 		unix.Close(fd)
 	}
@@ -62,61 +65,22 @@ func run(conn *syncmsg.Conn) error {
 		return errors.New("init: no process in config")
 	}
 	proc := spec.Process
-	unix.Umask(0)
-	if err := joinAndUnshare(cfg); err != nil {
-		return err
+	if cfg.Process != nil {
+		proc = cfg.Process
 	}
-	if bundleHasNS(spec, specs.NetworkNamespace, true) {
-		if err := loopbackUp(); err != nil {
+	procfd := -1
+	if cfg.Exec {
+		// Processes already in the container must not ptrace us or read
+		// our fds while we still hold the runtime's (CVE-2016-9962);
+		// execve resets this.
+		if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+			return fmt.Errorf("set non-dumpable: %w", err)
+		}
+		if err := joinAndUnshare(cfg); err != nil {
 			return err
 		}
-	}
-	if spec.Hostname != "" {
-		if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
-			return fmt.Errorf("set hostname %q: %w", spec.Hostname, err)
-		}
-	}
-	if spec.Domainname != "" {
-		if err := unix.Setdomainname([]byte(spec.Domainname)); err != nil {
-			return fmt.Errorf("set domainname %q: %w", spec.Domainname, err)
-		}
-	}
-	if err := writeSysctls(spec.Linux.Sysctl); err != nil {
+	} else if procfd, err = setupContainer(cfg); err != nil {
 		return err
-	}
-	if !cfg.NoNewKeyring {
-		if _, err := unix.KeyctlJoinSessionKeyring("_ses." + cfg.ID); err != nil && !errors.Is(err, unix.ENOSYS) && !errors.Is(err, unix.EACCES) {
-			return fmt.Errorf("join session keyring: %w", err)
-		}
-	}
-	devNull, err := rootfs.OpenDevNull()
-	if err != nil {
-		return err
-	}
-	procfd, err := openProc()
-	if err != nil {
-		return err
-	}
-	rc := &rootfs.Config{
-		Spec: spec, Rootfs: cfg.Rootfs, NoPivot: cfg.NoPivot,
-		UserNS:   bundleHasNS(spec, specs.UserNamespace, false),
-		CgroupNS: bundleHasNS(spec, specs.CgroupNamespace, false), CgroupPaths: cfg.CgroupPaths,
-	}
-	if bundleHasNS(spec, specs.MountNamespace, false) {
-		if err := rootfs.Prepare(rc, devNull); err != nil {
-			return err
-		}
-		if err := rootfs.Finish(rc); err != nil {
-			return err
-		}
-	} else {
-		if err := unix.Chroot(cfg.Rootfs); err != nil {
-			return fmt.Errorf("chroot %s: %w", cfg.Rootfs, err)
-		}
-	}
-	unix.Close(devNull)
-	if err := os.MkdirAll(proc.Cwd, 0o755); err != nil {
-		return fmt.Errorf("create cwd %s: %w", proc.Cwd, err)
 	}
 	env := withHome(proc.Env, proc.User.UID)
 	path, err := lookPath(proc.Args[0], env, proc.Cwd)
@@ -151,11 +115,76 @@ func run(conn *syncmsg.Conn) error {
 	}
 	// Closing the socket tells the runtime that setup is complete.
 	conn.Close()
-	if err := waitForStart(procfd, cfg.FifoFd); err != nil {
-		return err
+	if !cfg.Exec {
+		if err := waitForStart(procfd, cfg.FifoFd); err != nil {
+			return err
+		}
 	}
 	keepNofile()
 	return fmt.Errorf("exec %s: %w", proc.Args[0], syscall.Exec(path, proc.Args, env))
+}
+
+// setupContainer builds the container around the init: namespaces it
+// creates itself, network, names, sysctls, keyring and the root file system.
+func setupContainer(cfg *syncmsg.InitConfig) (procfd int, err error) {
+	spec := cfg.Spec
+	unix.Umask(0)
+	if err := joinAndUnshare(cfg); err != nil {
+		return -1, err
+	}
+	if bundleHasNS(spec, specs.NetworkNamespace, true) {
+		if err := loopbackUp(); err != nil {
+			return -1, err
+		}
+	}
+	if spec.Hostname != "" {
+		if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
+			return -1, fmt.Errorf("set hostname %q: %w", spec.Hostname, err)
+		}
+	}
+	if spec.Domainname != "" {
+		if err := unix.Setdomainname([]byte(spec.Domainname)); err != nil {
+			return -1, fmt.Errorf("set domainname %q: %w", spec.Domainname, err)
+		}
+	}
+	if err := writeSysctls(spec.Linux.Sysctl); err != nil {
+		return -1, err
+	}
+	if !cfg.NoNewKeyring {
+		if _, err := unix.KeyctlJoinSessionKeyring("_ses." + cfg.ID); err != nil && !errors.Is(err, unix.ENOSYS) && !errors.Is(err, unix.EACCES) {
+			return -1, fmt.Errorf("join session keyring: %w", err)
+		}
+	}
+	devNull, err := rootfs.OpenDevNull()
+	if err != nil {
+		return -1, err
+	}
+	procfd, err = openProc()
+	if err != nil {
+		return -1, err
+	}
+	rc := &rootfs.Config{
+		Spec: spec, Rootfs: cfg.Rootfs, NoPivot: cfg.NoPivot,
+		UserNS:   bundleHasNS(spec, specs.UserNamespace, false),
+		CgroupNS: bundleHasNS(spec, specs.CgroupNamespace, false), CgroupPaths: cfg.CgroupPaths,
+	}
+	if bundleHasNS(spec, specs.MountNamespace, false) {
+		if err := rootfs.Prepare(rc, devNull); err != nil {
+			return -1, err
+		}
+		if err := rootfs.Finish(rc); err != nil {
+			return -1, err
+		}
+	} else {
+		if err := unix.Chroot(cfg.Rootfs); err != nil {
+			return -1, fmt.Errorf("chroot %s: %w", cfg.Rootfs, err)
+		}
+	}
+	unix.Close(devNull)
+	if err := os.MkdirAll(spec.Process.Cwd, 0o755); err != nil {
+		return -1, fmt.Errorf("create cwd %s: %w", spec.Process.Cwd, err)
+	}
+	return procfd, nil
 }
 
 // joinAndUnshare enters the namespaces the runtime could not create for us.

@@ -1,13 +1,18 @@
 // The pre-stage of "berth init": it runs as a C constructor, before the Go
-// runtime starts any thread, because setns(CLONE_NEWUSER) and
-// setns(CLONE_NEWTIME) refuse a multi-threaded caller. It does nothing unless
-// the runtime set _BERTH_NSJOIN in the environment.
+// runtime starts any thread. Three things can only be done well there:
 //
-// Protocol on the sync socket (_BERTH_SYNCFD): wait for one byte "G" (the
-// process is in its cgroup now), join the namespaces, unshare the new ones,
-// fork if a new pid namespace must be entered, and report one line:
-// "S" (same process goes on), "P<pid>" (the forked child goes on) or
-// "E<message>" (failure; the process exits 1).
+//  - joining cgroup v1 hierarchies by writing "0" to <dir>/tasks: a thread
+//    moving itself skips the kernel's global threadgroup lock (and its RCU
+//    grace period, ~8 ms here), and while there is one thread, moving it
+//    moves the whole process before it can fork (_BERTH_CGROUPS);
+//  - setns(CLONE_NEWUSER) and setns(CLONE_NEWTIME), which refuse a
+//    multi-threaded caller (_BERTH_NSJOIN, then _BERTH_NSUNSHARE);
+//  - forking into a new pid namespace created after those joins
+//    (_BERTH_NSFORK).
+//
+// It does nothing unless _BERTH_SYNCFD is set (only "berth init" has it).
+// It reports one line on the sync socket: "S" (this process goes on),
+// "P<pid>" (the forked child goes on) or "E<message>" (failure; exit 1).
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -76,6 +81,27 @@ static const char *nsname(int flag)
 	return "unknown";
 }
 
+/* join_cgroups moves this (only) thread into each v1 cgroup directory. */
+static void join_cgroups(const char *dirs)
+{
+	char *list, *dir, *save = NULL, path[4096];
+	int fd;
+
+	if (dirs == NULL || *dirs == '\0')
+		return;
+	list = strdup(dirs);
+	if (list == NULL)
+		fail("out of memory");
+	for (dir = strtok_r(list, "\n", &save); dir; dir = strtok_r(NULL, "\n", &save)) {
+		snprintf(path, sizeof(path), "%s/tasks", dir);
+		fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || write(fd, "0", 1) != 1)
+			fail("join cgroup %s", dir);
+		close(fd);
+	}
+	free(list);
+}
+
 void berth_nsenter(void)
 {
 	const char *spec = getenv("_BERTH_NSJOIN");
@@ -84,16 +110,18 @@ void berth_nsenter(void)
 	struct join joins[MAX_JOINS];
 	int njoins = 0, i, user = -1, pending[MAX_JOINS], npending = 0;
 	unsigned long unshare_flags;
-	char go;
 
-	if (spec == NULL || (s = getenv("_BERTH_SYNCFD")) == NULL)
+	if ((s = getenv("_BERTH_SYNCFD")) == NULL)
 		return;
 	syncfd = atoi(s);
+	join_cgroups(getenv("_BERTH_CGROUPS"));
+	if (spec == NULL || *spec == '\0') {
+		report("S");
+		return;
+	}
 	/* Nothing in a joined pid namespace may ptrace us or read our fds
 	 * while we set up (CVE-2016-9962); execve resets this. */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	if (read(syncfd, &go, 1) != 1 || go != 'G')
-		_exit(1);
 
 	list = strdup(spec);
 	if (list == NULL)

@@ -103,8 +103,9 @@ func LoadSpec(dir string) (*specs.Spec, error) {
 	return &spec, nil
 }
 
-// WriteFileAtomic writes data to a temporary file in the same directory,
-// syncs it, and renames it over path.
+// WriteFileAtomic writes data to a temporary file in the same directory and
+// renames it over path. It does not fsync: the state root is a tmpfs, and
+// what matters is that a crashed command leaves the old or the new file.
 func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 	dir, base := filepath.Split(path)
 	f, err := os.CreateTemp(dir, "."+base+"-")
@@ -115,9 +116,6 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 	_, err = f.Write(data)
 	if err == nil {
 		err = f.Chmod(perm)
-	}
-	if err == nil {
-		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr

@@ -56,6 +56,11 @@ type InitConfig struct {
 	JoinMountNS string `json:"joinMountNS,omitempty"`
 	// NewTimeNS asks the init to create a time namespace with Spec's offsets.
 	NewTimeNS bool `json:"newTimeNS,omitempty"`
+	// Exec is true for a process joining a running container: only the
+	// process setup is done, no rootfs and no exec fifo.
+	Exec bool `json:"exec,omitempty"`
+	// Process overrides Spec.Process (exec).
+	Process *specs.Process `json:"process,omitempty"`
 	// CgroupPaths are the container's cgroup directories, for cgroup mounts.
 	CgroupPaths map[string]string `json:"cgroupPaths,omitempty"`
 	// PrivatePidNS is true when the init is pid 1 of a new pid namespace.

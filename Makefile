@@ -1,0 +1,44 @@
+# Berth build, install and test entry points.
+PREFIX   ?= /usr/local
+GO       ?= go
+VERSION  ?= $(shell cat VERSION 2>/dev/null || echo 0.1.0-dev)
+COMMIT   ?= $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+TAGS     := osusergo netgo urfave_cli_no_docs
+LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT) -linkmode external -extldflags -static
+export CGO_ENABLED := 1
+
+.PHONY: all berth install test unit integration integration-v2 lint clean deps
+
+all: berth
+
+berth:
+	$(GO) build -trimpath -tags '$(TAGS)' -ldflags '$(LDFLAGS)' -o berth .
+
+install: berth
+	install -D -m 0755 berth $(DESTDIR)$(PREFIX)/bin/berth
+
+# deps installs what the build and the tests need on Debian 12.
+deps:
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		gcc libc6-dev make busybox-static iproute2 util-linux jq time runc >/dev/null
+
+unit:
+	$(GO) test -tags '$(TAGS)' $$($(GO) list ./... | grep -v /tests/)
+
+integration: berth
+	BERTH_BIN=$(CURDIR)/berth $(GO) test -count=1 -timeout 15m ./tests/integration/
+
+integration-v2: berth
+	BERTH_BIN=$(CURDIR)/berth tests/run-v2.sh $(GO) test -count=1 -timeout 15m ./tests/integration/
+
+# test runs everything: unit tests, then the integration suite on the host's
+# cgroup layout and again in a cgroup v2 view.
+test: unit integration integration-v2
+
+lint:
+	gofmt -l . | tee /dev/stderr | (! read)
+	$(GO) vet -tags '$(TAGS)' ./...
+
+clean:
+	rm -f berth

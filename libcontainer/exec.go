@@ -1,0 +1,99 @@
+package libcontainer
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-runtime/berth/libcontainer/state"
+	"github.com/berth-runtime/berth/libcontainer/syncmsg"
+)
+
+// ExecOpts describe a process to start in a running container.
+type ExecOpts struct {
+	Process     *specs.Process
+	ExtraFiles  []*os.File
+	IgnorePause bool
+}
+
+// procNSName is the /proc/PID/ns entry of each namespace type.
+var procNSName = map[specs.LinuxNamespaceType]string{
+	specs.PIDNamespace: "pid", specs.NetworkNamespace: "net", specs.MountNamespace: "mnt",
+	specs.IPCNamespace: "ipc", specs.UTSNamespace: "uts", specs.UserNamespace: "user",
+	specs.CgroupNamespace: "cgroup", specs.TimeNamespace: "time",
+}
+
+// Exec starts a process inside the container: in all of its namespaces and
+// its cgroup, with the given process's user, capabilities and rlimits. It
+// returns the pid; the caller is its parent and may wait for it.
+func (c *Container) Exec(o *ExecOpts) (int, error) {
+	switch st := c.Status(); st {
+	case state.Stopped:
+		return 0, errors.New("cannot exec in a stopped container")
+	case state.Paused:
+		if !o.IgnorePause {
+			return 0, ErrPaused
+		}
+	}
+	spec, err := c.Spec()
+	if err != nil {
+		return 0, err
+	}
+	if o.Process == nil || len(o.Process.Args) == 0 {
+		return 0, errors.New("exec: process args must not be empty")
+	}
+	p, err := execPlan(spec, c.State.InitPid)
+	if err != nil {
+		return 0, err
+	}
+	ic := &syncmsg.InitConfig{
+		ID: c.ID, Spec: spec, Process: o.Process, Exec: true, PreserveFds: len(o.ExtraFiles),
+		JoinMountNS: p.joinMount,
+	}
+	l := &launch{
+		plan: p, mgr: c.cgroup(), config: ic, process: o.Process, dir: "/", extra: o.ExtraFiles,
+	}
+	pid, err := l.run(func(int) error {
+		// The init must still be the one we joined.
+		if c.Status() == state.Stopped {
+			return ErrNotRunning
+		}
+		return nil
+	})
+	if err != nil && pid > 0 {
+		unix.Kill(pid, unix.SIGKILL)
+		var ws unix.WaitStatus
+		unix.Wait4(pid, &ws, 0, nil)
+	}
+	return pid, err
+}
+
+// execPlan joins every namespace of the container's init.
+func execPlan(s *specs.Spec, initPid int) (*plan, error) {
+	p := &plan{}
+	for _, ns := range s.Linux.Namespaces {
+		path := "/proc/" + strconv.Itoa(initPid) + "/ns/" + procNSName[ns.Type]
+		j := nsJoin{nsFlags[ns.Type], path}
+		switch ns.Type {
+		case specs.UserNamespace, specs.TimeNamespace:
+			p.preJoins = append(p.preJoins, j)
+			p.userNS = p.userNS || ns.Type == specs.UserNamespace
+		case specs.MountNamespace:
+			p.joinMount = path
+		default:
+			p.parentJoins = append(p.parentJoins, j)
+		}
+	}
+	if p.usePreStage() && p.joinMount != "" {
+		p.preJoins = append(p.preJoins, nsJoin{unix.CLONE_NEWNS, p.joinMount})
+		p.joinMount = ""
+	}
+	if _, err := os.Stat("/proc/" + strconv.Itoa(initPid) + "/ns"); err != nil {
+		return nil, fmt.Errorf("container init: %w", err)
+	}
+	return p, nil
+}
