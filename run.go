@@ -78,4 +78,3 @@ func destroy(root, id string) error {
 	defer c.Release()
 	return c.Delete(true)
 }
-
