@@ -1,4 +1,11 @@
 // Command berth is a runc-compatible OCI container runtime.
+//
+// The Go runtime must not read cgroup files at start-up (every berth
+// process, the container init included, pays for it, and the init would
+// keep them open):
+//
+//go:debug containermaxprocs=0
+//go:debug updatemaxprocs=0
 package main
 
 import (

@@ -120,6 +120,11 @@ func spawn(o *CreateOpts, c *Container, p *plan, mgr *cgroups.Manager) (int, err
 	if err := unix.Mkfifo(fifo, 0o622); err != nil {
 		return 0, fmt.Errorf("create exec fifo: %w", err)
 	}
+	// The umask must not take the others' write bit: a container user
+	// that is not root opens it through its fd to say it is ready.
+	if err := os.Chmod(fifo, 0o622); err != nil {
+		return 0, fmt.Errorf("chmod exec fifo: %w", err)
+	}
 	if err := chownToContainerRoot(fifo, spec); err != nil {
 		return 0, err
 	}
@@ -220,8 +225,19 @@ func (l *launch) run(beforeRun func(pid int) error) (pid int, err error) {
 		cmd.SysProcAttr.UidMappings = idMap(l.uidMap)
 		cmd.SysProcAttr.GidMappings = idMap(l.gidMap)
 		cmd.SysProcAttr.GidMappingsEnableSetgroups = true
+		// Become the namespace's root before exec, so the init has every
+		// capability inside it (host uid 0 is usually not mapped).
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true}
 	}
-	cmd.Env = append(cmd.Env, preStageEnv(p, l.mgr.V1Paths())...)
+	// The pre-stage moves the process into its v1 cgroups itself, unless it
+	// starts in a new user namespace, where it may not write host cgroup
+	// files: then we move it, before it gets its configuration.
+	selfJoin := p.cloneFlags&unix.CLONE_NEWUSER == 0
+	var v1 []string
+	if selfJoin {
+		v1 = l.mgr.V1Paths()
+	}
+	cmd.Env = append(cmd.Env, preStageEnv(p, v1)...)
 	cgfd, err := l.mgr.OpenUnified()
 	if err != nil {
 		return 0, fmt.Errorf("open cgroup: %w", err)
@@ -244,6 +260,11 @@ func (l *launch) run(beforeRun func(pid int) error) (pid int, err error) {
 	}
 	if pid, err = preStageHandshake(parentSock, cmd); err != nil {
 		return fail(err)
+	}
+	if !selfJoin {
+		if err := l.mgr.ApplyV1(pid); err != nil {
+			return fail(err)
+		}
 	}
 	if adj := l.process.OOMScoreAdj; adj != nil {
 		if err := os.WriteFile("/proc/"+strconv.Itoa(pid)+"/oom_score_adj", []byte(strconv.Itoa(*adj)), 0); err != nil {

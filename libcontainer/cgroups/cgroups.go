@@ -255,6 +255,19 @@ func (m *Manager) OpenUnified() (int, error) {
 	return unix.Open(p, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 }
 
+// ApplyV1 moves the whole process pid into every v1 hierarchy. It is the
+// slow path (the kernel waits for an RCU grace period); a process that can
+// move itself uses the pre-stage instead.
+func (m *Manager) ApplyV1(pid int) error {
+	s := []byte(strconv.Itoa(pid))
+	for _, p := range m.V1Paths() {
+		if err := os.WriteFile(filepath.Join(p, "cgroup.procs"), s, 0); err != nil {
+			return fmt.Errorf("join cgroup %s: %w", p, err)
+		}
+	}
+	return nil
+}
+
 // V1Paths lists the v1 directories, which a process joins by writing to
 // their tasks or cgroup.procs files.
 func (m *Manager) V1Paths() []string {

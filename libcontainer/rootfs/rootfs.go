@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
+	"github.com/moby/sys/mountinfo"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -49,6 +50,11 @@ func Prepare(c *Config, devNull int) error {
 	if err := unix.Mount("", "/", "", prop, ""); err != nil {
 		return fmt.Errorf("set propagation of /: %w", err)
 	}
+	// pivot_root refuses a new root whose parent mount is shared (a shared
+	// rootfsPropagation makes it so): make just that mount private.
+	if err := makeParentMountPrivate(c.Rootfs); err != nil {
+		return err
+	}
 	// The rootfs must be a mount point for pivot_root, and a private one so
 	// that nothing mounted under it propagates back to the host.
 	if err := unix.Mount(c.Rootfs, c.Rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
@@ -78,13 +84,6 @@ func Prepare(c *Config, devNull int) error {
 	}
 	if err := m.createDevices(c.Spec.Linux.Devices, false); err != nil {
 		return err
-	}
-	if c.Spec.Linux.RootfsPropagation != "" {
-		if f, _ := PropagationFlag(c.Spec.Linux.RootfsPropagation); f&^unix.MS_REC == unix.MS_SHARED {
-			// A shared root must not share with the host's rootfs mount:
-			// make the parent private first (what runc does).
-			unix.Mount("", c.Rootfs, "", unix.MS_SHARED|unix.MS_REC, "")
-		}
 	}
 	// Masking happens before the root switch, with the host's verified
 	// /dev/null and targets resolved inside the rootfs (crun's order): no
@@ -381,6 +380,24 @@ func (m *mounter) cgroupOne(dest, typ, data, hostPath string, flags uintptr) err
 	}
 	defer unix.Close(fd2)
 	return unix.Mount("", fdPath(fd2), "", flags|unix.MS_BIND|unix.MS_REMOUNT, "")
+}
+
+// makeParentMountPrivate makes the mount that holds rootfs private.
+func makeParentMountPrivate(rootfs string) error {
+	mounts, err := mountinfo.GetMounts(mountinfo.ParentsFilter(rootfs))
+	if err != nil {
+		return fmt.Errorf("read mountinfo: %w", err)
+	}
+	parent := "/"
+	for _, m := range mounts {
+		if len(m.Mountpoint) > len(parent) {
+			parent = m.Mountpoint
+		}
+	}
+	if err := unix.Mount("", parent, "", unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("make %s private: %w", parent, err)
+	}
+	return nil
 }
 
 // pivotRoot makes rootfs the root and detaches the old one.

@@ -1,0 +1,334 @@
+package integration
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// containerMounts runs `probe mounts` in a container built with mods and
+// parses the result.
+func containerMounts(t *testing.T, mods ...func(*specs.Spec)) []mountEntry {
+	t.Helper()
+	return parseMountinfo(runOK(t, append(mods, withProbe("mounts"))...))
+}
+
+// TestBindMountReadOnlyAndReadWrite bind-mounts a host directory ro and rw.
+func TestBindMountReadOnlyAndReadWrite(t *testing.T) {
+	for _, ro := range []bool{true, false} {
+		name := map[bool]string{true: "ro", false: "rw"}[ro]
+		t.Run(name, func(t *testing.T) {
+			src := hostDir(t, map[string]string{"file": "host-content"})
+			opts := []string{"rbind"}
+			if ro {
+				opts = append(opts, "ro")
+			}
+			r := runContainer(t,
+				withArgs("/bin/sh", "-c", "probe read /mnt/data/file; echo; probe write /mnt/data/new; exit 0"),
+				withMount(specs.Mount{Destination: "/mnt/data", Type: "bind", Source: src, Options: opts}))
+			r.ok(t)
+			if !strings.Contains(r.Stdout, "host-content") {
+				t.Errorf("bind mount content not visible: %q", r.Stdout)
+			}
+			_, err := os.Stat(filepath.Join(src, "new"))
+			if ro {
+				if !strings.Contains(r.Stdout, "read-only file system") {
+					t.Errorf("write to ro bind mount: %q, want read-only file system error", r.Stdout)
+				}
+				if err == nil {
+					t.Errorf("file written through ro bind mount appeared on the host")
+				}
+			} else {
+				if !strings.Contains(r.Stdout, "ok") || err != nil {
+					t.Errorf("write to rw bind mount: %q (host stat: %v)", r.Stdout, err)
+				}
+			}
+		})
+	}
+}
+
+// TestTmpfsMountHonoursSizeOption checks a tmpfs mount's size= option.
+func TestTmpfsMountHonoursSizeOption(t *testing.T) {
+	mounts := containerMounts(t, withMount(specs.Mount{
+		Destination: "/mnt/tmp", Type: "tmpfs", Source: "tmpfs", Options: []string{"size=1m", "mode=750"},
+	}))
+	m, ok := findMount(mounts, "/mnt/tmp")
+	if !ok {
+		t.Fatalf("no mount at /mnt/tmp")
+	}
+	if m.FSType != "tmpfs" || !hasOption(m.SuperOptions, "size=1024k") || !hasOption(m.SuperOptions, "mode=750") {
+		t.Errorf("/mnt/tmp = %+v, want tmpfs with size=1024k,mode=750", m)
+	}
+}
+
+// TestRbindIncludesSubmountsAndBindDoesNot bind-mounts a host directory that
+// has a submount, recursively and not.
+func TestRbindIncludesSubmountsAndBindDoesNot(t *testing.T) {
+	src := hostDir(t, nil)
+	sub := filepath.Join(src, "sub")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("bt-sub", sub, "tmpfs", 0, "size=1m"); err != nil {
+		t.Fatalf("mounting a host tmpfs: %v", err)
+	}
+	t.Cleanup(func() { _ = unix.Unmount(sub, unix.MNT_DETACH) })
+
+	mounts := containerMounts(t, withMount(
+		specs.Mount{Destination: "/mnt/rbind", Type: "bind", Source: src, Options: []string{"rbind"}},
+		specs.Mount{Destination: "/mnt/bind", Type: "bind", Source: src, Options: []string{"bind"}},
+	))
+	if _, ok := findMount(mounts, "/mnt/rbind"); !ok {
+		t.Errorf("no mount at /mnt/rbind")
+	}
+	if m, ok := findMount(mounts, "/mnt/rbind/sub"); !ok || m.FSType != "tmpfs" {
+		t.Errorf("rbind lacks the submount: %+v", m)
+	}
+	if _, ok := findMount(mounts, "/mnt/bind"); !ok {
+		t.Errorf("no mount at /mnt/bind")
+	}
+	if _, ok := findMount(mounts, "/mnt/bind/sub"); ok {
+		t.Errorf("non-recursive bind carried the submount")
+	}
+}
+
+// TestMountFlagsNosuidNodevNoexec checks per-mount flags on tmpfs and bind
+// mounts.
+func TestMountFlagsNosuidNodevNoexec(t *testing.T) {
+	src := hostDir(t, nil)
+	flags := []string{"nosuid", "nodev", "noexec"}
+	mounts := containerMounts(t, withMount(
+		specs.Mount{Destination: "/mnt/tmpfs", Type: "tmpfs", Source: "tmpfs", Options: flags},
+		specs.Mount{Destination: "/mnt/bind", Type: "bind", Source: src, Options: append([]string{"rbind"}, flags...)},
+		specs.Mount{Destination: "/mnt/plain", Type: "tmpfs", Source: "tmpfs"},
+	))
+	for _, mp := range []string{"/mnt/tmpfs", "/mnt/bind"} {
+		m, ok := findMount(mounts, mp)
+		if !ok {
+			t.Errorf("no mount at %s", mp)
+			continue
+		}
+		for _, f := range flags {
+			if !hasOption(m.Options, f) {
+				t.Errorf("%s options %q lack %s", mp, m.Options, f)
+			}
+		}
+	}
+	if m, ok := findMount(mounts, "/mnt/plain"); !ok {
+		t.Errorf("no mount at /mnt/plain")
+	} else if hasOption(m.Options, "noexec") || hasOption(m.Options, "nosuid") {
+		t.Errorf("/mnt/plain has flags it was not given: %q", m.Options)
+	}
+}
+
+// TestDevHasStandardNodes checks the default device nodes and symlinks.
+func TestDevHasStandardNodes(t *testing.T) {
+	want := map[string]string{
+		"/dev/null":    "char 1:3 0666",
+		"/dev/zero":    "char 1:5 0666",
+		"/dev/full":    "char 1:7 0666",
+		"/dev/random":  "char 1:8 0666",
+		"/dev/urandom": "char 1:9 0666",
+		"/dev/tty":     "char 5:0 0666",
+		"/dev/ptmx":    "link pts/ptmx",
+		"/dev/fd":      "link /proc/self/fd",
+		"/dev/stdin":   "link /proc/self/fd/0",
+		"/dev/stdout":  "link /proc/self/fd/1",
+		"/dev/stderr":  "link /proc/self/fd/2",
+		"/dev/pts":     "dir",
+		"/dev/shm":     "dir",
+	}
+	args := []string{"stat"}
+	for p := range want {
+		args = append(args, p)
+	}
+	out := runOK(t, withProbe(args...))
+	got := map[string]string{}
+	for _, l := range lines(out) {
+		if p, rest, ok := strings.Cut(l, " "); ok {
+			got[p] = rest
+		}
+	}
+	for p, w := range want {
+		if got[p] != w {
+			t.Errorf("%s: %q, want %q", p, got[p], w)
+		}
+	}
+}
+
+// TestLinuxDevicesCreated checks a linux.devices entry.
+func TestLinuxDevicesCreated(t *testing.T) {
+	mode := os.FileMode(0o640)
+	uid, gid := uint32(0), uint32(0)
+	out := runOK(t, withProbe("stat", "/dev/bt-full"), func(s *specs.Spec) {
+		s.Linux.Devices = append(s.Linux.Devices, specs.LinuxDevice{
+			Path: "/dev/bt-full", Type: "c", Major: 1, Minor: 7, FileMode: &mode, UID: &uid, GID: &gid,
+		})
+	})
+	if got := strings.TrimSpace(out); got != "/dev/bt-full char 1:7 0640" {
+		t.Errorf("device: %q, want /dev/bt-full char 1:7 0640", got)
+	}
+}
+
+// firstNonEmpty returns the first of paths that exists on the host with
+// content (a file with bytes, a directory with entries), or "".
+func firstNonEmpty(paths ...string) string {
+	for _, p := range paths {
+		if entries, err := os.ReadDir(p); err == nil && len(entries) > 0 {
+			return p
+		}
+		if b, err := os.ReadFile(p); err == nil && len(b) > 0 {
+			return p
+		}
+	}
+	return ""
+}
+
+// TestMaskedPathsHideContent checks default and custom maskedPaths, for
+// files and directories.
+func TestMaskedPathsHideContent(t *testing.T) {
+	cases := []struct {
+		name, path string
+		probe      string // read or ls
+	}{
+		// Default masked paths that have content on this host.
+		{"default file", firstNonEmpty("/proc/kcore", "/proc/keys", "/proc/timer_list", "/proc/sched_debug"), "read"},
+		{"default dir", firstNonEmpty("/sys/firmware", "/proc/acpi", "/proc/scsi", "/proc/asound"), "ls"},
+		{"custom file", "/etc/secret", "read"},
+		{"custom dir", "/secret-dir", "ls"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.path == "" {
+				t.Skip("no default masked path of this kind has content on this host")
+			}
+			bundle := newBundle(t, withProbe(tc.probe, tc.path), func(s *specs.Spec) {
+				s.Linux.MaskedPaths = append(s.Linux.MaskedPaths, "/etc/secret", "/secret-dir")
+			})
+			rootfs := rootfsOf(bundle)
+			if err := os.WriteFile(filepath.Join(rootfs, "etc/secret"), []byte("secret"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.MkdirAll(filepath.Join(rootfs, "secret-dir"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(rootfs, "secret-dir/inner"), []byte("secret"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			r := rt(t, "run", "--bundle", bundle, newID(t)).ok(t)
+			if r.Stdout != "" {
+				t.Errorf("masked %s shows %q, want nothing", tc.path, r.Stdout)
+			}
+		})
+	}
+}
+
+// TestReadonlyPathsRefuseWrites checks default and custom readonlyPaths.
+func TestReadonlyPathsRefuseWrites(t *testing.T) {
+	cases := []struct {
+		name, file string
+		wantErr    bool
+	}{
+		{"default /proc/sys", "/proc/sys/kernel/domainname", true},
+		{"custom dir", "/data/new", true},
+		{"outside readonly path", "/other/new", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			bundle := newBundle(t, withProbe("write", tc.file), func(s *specs.Spec) {
+				s.Linux.ReadonlyPaths = append(s.Linux.ReadonlyPaths, "/data")
+			})
+			for _, d := range []string{"data", "other"} {
+				if err := os.Mkdir(filepath.Join(rootfsOf(bundle), d), 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			r := rt(t, "run", "--bundle", bundle, newID(t))
+			if tc.wantErr {
+				if r.Code == 0 || !strings.Contains(r.Stdout, "read-only file system") {
+					t.Errorf("write %s: %s; want read-only file system error", tc.file, r)
+				}
+			} else if r.Code != 0 || strings.TrimSpace(r.Stdout) != "ok" {
+				t.Errorf("write %s: %s; want ok", tc.file, r)
+			}
+		})
+	}
+}
+
+// TestReadonlyRootRefusesWrites checks root.readonly.
+func TestReadonlyRootRefusesWrites(t *testing.T) {
+	out := runOK(t,
+		withArgs("/bin/sh", "-c", "probe write /newfile; probe write /dev/shm/newfile; exit 0"),
+		func(s *specs.Spec) { s.Root.Readonly = true })
+	ls := lines(out)
+	if len(ls) != 2 || !strings.Contains(ls[0], "read-only file system") || ls[1] != "ok" {
+		t.Errorf("writes to / and /dev/shm: %q; want read-only error, then ok", ls)
+	}
+	m, ok := findMount(containerMounts(t, func(s *specs.Spec) { s.Root.Readonly = true }), "/")
+	if !ok || !hasOption(m.Options, "ro") {
+		t.Errorf("root mount %+v is not ro", m)
+	}
+}
+
+// TestRootfsPropagation checks linux.rootfsPropagation on the container's
+// root mount.
+func TestRootfsPropagation(t *testing.T) {
+	for _, prop := range []string{"shared", "private"} {
+		t.Run(prop, func(t *testing.T) {
+			m, ok := findMount(containerMounts(t, func(s *specs.Spec) { s.Linux.RootfsPropagation = prop }), "/")
+			if !ok {
+				t.Fatal("no root mount")
+			}
+			shared := strings.Contains(m.Optional, "shared:")
+			if prop == "shared" && !shared {
+				t.Errorf("root optional fields %q, want shared:N", m.Optional)
+			}
+			if prop == "private" && (shared || strings.Contains(m.Optional, "master:")) {
+				t.Errorf("root optional fields %q, want none", m.Optional)
+			}
+		})
+	}
+}
+
+// TestSysctlApplied checks linux.sysctl in the container's namespaces and
+// that the host is untouched.
+func TestSysctlApplied(t *testing.T) {
+	cases := map[string]string{
+		"net.ipv4.ip_forward": "1",
+		"kernel.shmmax":       "123456789",
+	}
+	for key, val := range cases {
+		t.Run(key, func(t *testing.T) {
+			hostFile := "/proc/sys/" + strings.ReplaceAll(key, ".", "/")
+			before, _ := os.ReadFile(hostFile)
+			t.Cleanup(func() {
+				// Put the host value back if a broken runtime changed it.
+				if after, _ := os.ReadFile(hostFile); len(before) > 0 && string(after) != string(before) {
+					_ = os.WriteFile(hostFile, before, 0o644)
+				}
+			})
+			out := runOK(t, withProbe("sysctl", key), func(s *specs.Spec) {
+				s.Linux.Sysctl = map[string]string{key: val}
+			})
+			if strings.TrimSpace(out) != val {
+				t.Errorf("%s inside = %q, want %q", key, out, val)
+			}
+			if after, _ := os.ReadFile(hostFile); string(after) != string(before) {
+				t.Errorf("host %s changed from %q to %q", key, before, after)
+			}
+		})
+	}
+}
+
+// TestNoPivotRuns checks run --no-pivot.
+func TestNoPivotRuns(t *testing.T) {
+	bundle := newBundle(t, withArgs("/bin/sh", "-c", "cat /.bt-marker; echo; probe write /tmp/x"))
+	r := rt(t, "run", "--no-pivot", "--bundle", bundle, newID(t)).ok(t)
+	if ls := lines(r.Stdout); len(ls) != 2 || ls[0] != bundle || ls[1] != "ok" {
+		t.Errorf("output %q, want the bundle's marker and ok", r.Stdout)
+	}
+}

@@ -1,0 +1,123 @@
+package integration
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// fdNumbers returns the fd numbers from `probe fds` output.
+func fdNumbers(out string) []string {
+	var fds []string
+	for _, l := range lines(out) {
+		n, _, _ := strings.Cut(l, " ")
+		fds = append(fds, n)
+	}
+	return fds
+}
+
+// TestNoRuntimeFdLeaksIntoContainer checks that the container process has
+// only stdin, stdout and stderr open.
+func TestNoRuntimeFdLeaksIntoContainer(t *testing.T) {
+	t.Run("run", func(t *testing.T) {
+		out := runOK(t, withProbe("fds"))
+		if fds := fdNumbers(out); strings.Join(fds, ",") != "0,1,2" {
+			t.Errorf("open fds:\n%s\nwant only 0, 1, 2", out)
+		}
+	})
+	t.Run("create+start", func(t *testing.T) {
+		id, cr := createStarted(t, newBundle(t, withProbe("fds")))
+		waitStatus(t, id, "stopped", 10*time.Second)
+		out := cr.readStdout(t)
+		if fds := fdNumbers(out); strings.Join(fds, ",") != "0,1,2" {
+			t.Errorf("open fds:\n%s\nwant only 0, 1, 2", out)
+		}
+	})
+}
+
+// TestPreserveFdsPassesExtraFd checks --preserve-fds 1 with one extra fd.
+func TestPreserveFdsPassesExtraFd(t *testing.T) {
+	extraPath := filepath.Join(newDir(t, "fd"), "extra")
+	extra, err := os.Create(extraPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer extra.Close()
+	bundle := newBundle(t, withProbe("fds"))
+	r := rtWith(t, rtOpts{ExtraFiles: []*os.File{extra}}, "run", "--preserve-fds", "1", "--bundle", bundle, newID(t)).ok(t)
+	ls := lines(r.Stdout)
+	if strings.Join(fdNumbers(r.Stdout), ",") != "0,1,2,3" {
+		t.Fatalf("open fds:\n%s\nwant 0-3", r.Stdout)
+	}
+	if !strings.HasSuffix(ls[3], " -> "+extraPath) {
+		t.Errorf("fd 3 = %q, want it to be %s", ls[3], extraPath)
+	}
+}
+
+// TestSymlinkMountDestinationStaysInRootfs mounts onto a rootfs symlink
+// that points at a host directory by absolute path: the mount must land
+// inside the rootfs (or be refused), never on the host directory.
+func TestSymlinkMountDestinationStaysInRootfs(t *testing.T) {
+	victim := hostDir(t, map[string]string{"marker": "victim"})
+	src := hostDir(t, map[string]string{"marker": "source"})
+	bundle := newBundle(t,
+		withArgs("/bin/sh", "-c", "cat /evil/marker; echo; touch /evil/pwned; echo done"),
+		withMount(specs.Mount{Destination: "/evil", Type: "bind", Source: src, Options: []string{"rbind"}}))
+	if err := os.Symlink(victim, filepath.Join(rootfsOf(bundle), "evil")); err != nil {
+		t.Fatal(err)
+	}
+	id := newID(t)
+	cr := rt(t, "create", "--bundle", bundle, id)
+	if cr.Code != 0 {
+		t.Logf("create refused the symlinked destination (acceptable): %s", cr)
+	} else {
+		for _, m := range hostMounts(t) {
+			if m.MountPoint == victim || strings.HasPrefix(m.MountPoint, victim+"/") {
+				t.Errorf("host mount appeared on the symlink target: %+v", m)
+			}
+		}
+		rt(t, "start", id).ok(t)
+		waitStatus(t, id, "stopped", 10*time.Second)
+		out := cr.readStdout(t)
+		if !strings.Contains(out, "source") || !strings.Contains(out, "done") {
+			t.Errorf("mount not reachable through /evil inside the container: %q", out)
+		}
+		if !fileExists(filepath.Join(src, "pwned")) {
+			t.Errorf("write through /evil did not reach the mount source")
+		}
+	}
+	entries, _ := os.ReadDir(victim)
+	if len(entries) != 1 || entries[0].Name() != "marker" {
+		t.Errorf("host dir %s changed: %v", victim, entries)
+	}
+	if b, _ := os.ReadFile(filepath.Join(victim, "marker")); string(b) != "victim" {
+		t.Errorf("host marker changed: %q", b)
+	}
+}
+
+// TestCwdSymlinkOutsideRootIsContained sets process.cwd to a rootfs symlink
+// that points at a host directory by absolute path: the process must not
+// end up in the host directory.
+func TestCwdSymlinkOutsideRootIsContained(t *testing.T) {
+	victim := hostDir(t, map[string]string{"hostmarker": "host-secret"})
+	bundle := newBundle(t,
+		withArgs("/bin/sh", "-c", "cat hostmarker; probe write created-here; exit 0"),
+		func(s *specs.Spec) { s.Process.Cwd = "/escape" })
+	if err := os.Symlink(victim, filepath.Join(rootfsOf(bundle), "escape")); err != nil {
+		t.Fatal(err)
+	}
+	r := rt(t, "run", "--bundle", bundle, newID(t))
+	if r.Code != 0 {
+		t.Logf("run refused the symlinked cwd (acceptable): %s", r)
+	}
+	if strings.Contains(r.Stdout, "host-secret") {
+		t.Errorf("container read a host file through its cwd: %s", r)
+	}
+	if fileExists(filepath.Join(victim, "created-here")) {
+		t.Errorf("container wrote into the host directory through its cwd")
+	}
+}
