@@ -13,6 +13,7 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-runtime/berth/bundle"
@@ -107,6 +108,15 @@ func Create(o *CreateOpts) (c *Container, err error) {
 	}
 	if err = mgr.Create(); err != nil {
 		return nil, err
+	}
+	if r := spec.Linux.Resources; r != nil && r.Devices != nil {
+		if err = mgr.SetDevices(r.Devices); errors.Is(err, cgroups.ErrDevicesV2) {
+			logrus.Warn(err.Error())
+			err = nil
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
 	initPid, err = spawn(o, c, p, mgr)
 	return c, err

@@ -3,7 +3,10 @@ package libcontainer
 import (
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
+
+	"github.com/sirupsen/logrus"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -109,6 +112,9 @@ func makePlan(s *specs.Spec) (*plan, error) {
 	} else if p.cloneFlags&unix.CLONE_NEWUSER != 0 {
 		return nil, errors.New("a new user namespace needs uidMappings and gidMappings")
 	}
+	if err := checkUnsupported(s); err != nil {
+		return nil, err
+	}
 	if err := checkSysctls(s, p); err != nil {
 		return nil, err
 	}
@@ -123,6 +129,41 @@ func makePlan(s *specs.Spec) (*plan, error) {
 		}
 	}
 	return p, nil
+}
+
+// checkUnsupported refuses what this version cannot do safely rather than
+// ignoring it, and warns about resource limits it does not apply yet.
+func checkUnsupported(s *specs.Spec) error {
+	if s.Linux.Seccomp != nil {
+		return errors.New("linux.seccomp is not supported yet: refusing to run the container unconfined")
+	}
+	if h := s.Hooks; h != nil && (len(h.Prestart)+len(h.CreateRuntime)+len(h.CreateContainer)+
+		len(h.StartContainer)+len(h.Poststart)+len(h.Poststop) > 0) {
+		return errors.New("hooks are not supported yet")
+	}
+	if s.Process != nil && s.Process.ApparmorProfile != "" {
+		return errors.New("apparmor is not enabled on this host")
+	}
+	if s.Process != nil && s.Process.SelinuxLabel != "" || s.Linux.MountLabel != "" {
+		return errors.New("selinux is not enabled on this host")
+	}
+	if r := s.Linux.Resources; r != nil {
+		var set []string
+		for name, present := range map[string]bool{
+			"memory": r.Memory != nil, "cpu": r.CPU != nil, "pids": r.Pids != nil, "blockIO": r.BlockIO != nil,
+			"hugepageLimits": len(r.HugepageLimits) > 0, "network": r.Network != nil, "rdma": len(r.Rdma) > 0,
+			"unified": len(r.Unified) > 0,
+		} {
+			if present {
+				set = append(set, name)
+			}
+		}
+		if len(set) > 0 {
+			sort.Strings(set)
+			logrus.Warnf("linux.resources %s: limits are not applied yet", strings.Join(set, ", "))
+		}
+	}
+	return nil
 }
 
 // checkSysctls refuses keys that would change the host: only keys of a

@@ -93,7 +93,7 @@ func lookup(name string) unix.Signal {
 // offset parses the n of RTMIN+n or RTMAX-n. Only plain digits are allowed
 // because strconv.Atoi would also take a sign, letting "RTMIN+-2" through.
 func offset(s string) (int, bool) {
-	if s == "" || len(s) > 3 {
+	if s == "" {
 		return 0, false
 	}
 	for i := 0; i < len(s); i++ {
@@ -101,8 +101,8 @@ func offset(s string) (int, bool) {
 			return 0, false
 		}
 	}
-	n, _ := strconv.Atoi(s)
-	return n, n <= rtMax-rtMin
+	n, err := strconv.Atoi(s)
+	return n, err == nil && n <= rtMax-rtMin
 }
 
 // Name returns the conventional name of sig, as "kill -l" prints it:
