@@ -10,6 +10,7 @@ import (
 
 	"github.com/berth-runtime/berth/libcontainer/caps"
 	"github.com/berth-runtime/berth/libcontainer/rootfs"
+	"github.com/berth-runtime/berth/libcontainer/seccomp"
 )
 
 var featuresCommand = &cli.Command{
@@ -39,10 +40,11 @@ func currentFeatures() *features.Features {
 			Namespaces:   []string{"cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"},
 			Capabilities: caps.Names(),
 			Cgroup:       &features.Cgroup{V1: &t, V2: &t, Systemd: &f, SystemdUser: &f, Rdma: &f},
-			Seccomp:      &features.Seccomp{Enabled: &f},
-			Apparmor:     &features.Apparmor{Enabled: &f},
-			Selinux:      &features.Selinux{Enabled: &f},
-			IntelRdt:     &features.IntelRdt{Enabled: &f},
+			Seccomp: &features.Seccomp{Enabled: &t, Actions: seccomp.Actions(), Operators: sorted(seccomp.Operators()),
+				Archs: sorted(seccomp.Archs()), KnownFlags: seccomp.Flags(), SupportedFlags: seccomp.Flags()},
+			Apparmor: &features.Apparmor{Enabled: &f},
+			Selinux:  &features.Selinux{Enabled: &f},
+			IntelRdt: &features.IntelRdt{Enabled: &f},
 			MountExtensions: &features.MountExtensions{
 				IDMap: &features.IDMap{Enabled: &f},
 			},
@@ -53,4 +55,9 @@ func currentFeatures() *features.Features {
 		},
 		PotentiallyUnsafeConfigAnnotations: []string{"bundle"},
 	}
+}
+
+func sorted(s []string) []string {
+	sort.Strings(s)
+	return s
 }

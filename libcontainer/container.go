@@ -110,6 +110,12 @@ func (c *Container) Start() error {
 	default:
 		return fmt.Errorf("cannot start a container in the %s state", st)
 	}
+	if spec, err := c.Spec(); err == nil && spec.Process == nil {
+		// Nothing to run: the spec says start must fail. The container
+		// is stopped so that it can only be deleted.
+		c.kill()
+		return errors.New("cannot start a container that has no process (config.json has no process)")
+	}
 	fifo := filepath.Join(c.Dir, state.FifoFile)
 	fd, err := unix.Open(fifo, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {

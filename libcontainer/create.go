@@ -45,9 +45,6 @@ func Create(o *CreateOpts) (c *Container, err error) {
 		return nil, ErrInvalidID
 	}
 	spec := o.Bundle.Spec
-	if spec.Process == nil {
-		return nil, errors.New("config.json has no process: there is nothing to run")
-	}
 	p, err := makePlan(spec)
 	if err != nil {
 		return nil, err
@@ -276,7 +273,7 @@ func (l *launch) run(beforeRun func(pid int) error) (pid int, err error) {
 			return fail(err)
 		}
 	}
-	if adj := l.process.OOMScoreAdj; adj != nil {
+	if adj := oomScoreAdj(l.process); adj != nil {
 		if err := os.WriteFile("/proc/"+strconv.Itoa(pid)+"/oom_score_adj", []byte(strconv.Itoa(*adj)), 0); err != nil {
 			return fail(fmt.Errorf("set oom_score_adj %d: %w", *adj, err))
 		}
@@ -287,8 +284,10 @@ func (l *launch) run(beforeRun func(pid int) error) (pid int, err error) {
 	if _, err := conn.Expect(syncmsg.Ready); err != nil {
 		return fail(err)
 	}
-	if err := setRlimits(pid, l.process.Rlimits); err != nil {
-		return fail(err)
+	if l.process != nil {
+		if err := setRlimits(pid, l.process.Rlimits); err != nil {
+			return fail(err)
+		}
 	}
 	if beforeRun != nil {
 		if err := beforeRun(pid); err != nil {
@@ -312,6 +311,13 @@ func (l *launch) run(beforeRun func(pid int) error) (pid int, err error) {
 		cmd.Process.Release()
 	}
 	return pid, nil
+}
+
+func oomScoreAdj(p *specs.Process) *int {
+	if p == nil {
+		return nil
+	}
+	return p.OOMScoreAdj
 }
 
 func orStd(f, def *os.File) *os.File {

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-runtime/berth/libcontainer/caps"
+	"github.com/berth-runtime/berth/libcontainer/seccomp"
 )
 
 // nsFlags maps namespace types to clone flags.
@@ -131,11 +132,14 @@ func makePlan(s *specs.Spec) (*plan, error) {
 	return p, nil
 }
 
-// checkUnsupported refuses what this version cannot do safely rather than
-// ignoring it, and warns about resource limits it does not apply yet.
+// checkUnsupported validates the seccomp profile, refuses what this version
+// cannot do rather than ignoring it, and warns about resource limits it does
+// not apply yet.
 func checkUnsupported(s *specs.Spec) error {
 	if s.Linux.Seccomp != nil {
-		return errors.New("linux.seccomp is not supported yet: refusing to run the container unconfined")
+		if err := seccomp.Validate(s.Linux.Seccomp); err != nil {
+			return err
+		}
 	}
 	if h := s.Hooks; h != nil && (len(h.Prestart)+len(h.CreateRuntime)+len(h.CreateContainer)+
 		len(h.StartContainer)+len(h.Poststart)+len(h.Poststop) > 0) {

@@ -125,6 +125,21 @@ func DropBounding(keep Set, lastCap int) error {
 	return nil
 }
 
+// notInBounding names the requested capabilities the calling thread cannot
+// grant because they are not in its bounding set.
+func (s *Sets) notInBounding() []string {
+	var res []string
+	for i, name := range names {
+		if (s.Permitted|s.Effective|s.Inheritable)&(1<<uint(i)) == 0 {
+			continue
+		}
+		if v, err := unix.PrctlRetInt(unix.PR_CAPBSET_READ, uintptr(i), 0, 0, 0); err == nil && v == 0 {
+			res = append(res, name)
+		}
+	}
+	return res
+}
+
 // Apply sets the effective, permitted and inheritable sets of the calling
 // thread, then raises the ambient ones.
 func (s *Sets) Apply() error {
@@ -136,6 +151,9 @@ func (s *Sets) Apply() error {
 		data[i].Inheritable = uint32(s.Inheritable >> (32 * i))
 	}
 	if err := unix.Capset(&hdr, &data[0]); err != nil {
+		if missing := s.notInBounding(); len(missing) > 0 {
+			return fmt.Errorf("set capabilities: %w (berth itself does not have %s)", err, strings.Join(missing, ", "))
+		}
 		return fmt.Errorf("set capabilities: %w", err)
 	}
 	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {

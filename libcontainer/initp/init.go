@@ -19,6 +19,7 @@ import (
 
 	"github.com/berth-runtime/berth/libcontainer/caps"
 	"github.com/berth-runtime/berth/libcontainer/rootfs"
+	"github.com/berth-runtime/berth/libcontainer/seccomp"
 	"github.com/berth-runtime/berth/libcontainer/syncmsg"
 )
 
@@ -61,8 +62,8 @@ func run(conn *syncmsg.Conn) error {
 	}
 	cfg := msg.Config
 	spec := cfg.Spec
-	if cfg.Spec == nil || cfg.Spec.Process == nil {
-		return errors.New("init: no process in config")
+	if cfg.Spec == nil || cfg.Spec.Linux == nil {
+		return errors.New("init: no linux config")
 	}
 	proc := spec.Process
 	if cfg.Process != nil {
@@ -82,6 +83,10 @@ func run(conn *syncmsg.Conn) error {
 	} else if procfd, err = setupContainer(cfg); err != nil {
 		return err
 	}
+	if proc == nil {
+		// A container without a process: it exists, it can never start.
+		return holdWithoutProcess(conn, ppid)
+	}
 	env := withHome(proc.Env, proc.User.UID)
 	path, err := lookPath(proc.Args[0], env, proc.Cwd)
 	if err != nil {
@@ -97,6 +102,12 @@ func run(conn *syncmsg.Conn) error {
 			return fmt.Errorf("set no_new_privs: %w", err)
 		}
 	}
+	var filter *seccomp.Program
+	if sc := cfg.Spec.Linux.Seccomp; sc != nil {
+		if filter, err = seccomp.Compile(sc); err != nil {
+			return err
+		}
+	}
 	if err := conn.Send(syncmsg.Message{Type: syncmsg.Ready}); err != nil {
 		return err
 	}
@@ -110,7 +121,13 @@ func run(conn *syncmsg.Conn) error {
 		unix.Kill(0, unix.SIGKILL)
 		os.Exit(1)
 	}
-	if err := finalize(cfg, proc, sets, lastCap); err != nil {
+	// No fd of the runtime may reach the container (CVE-2024-21626): all
+	// beyond the preserved ones close on exec. Done before seccomp, which
+	// may not know close_range.
+	if err := unix.CloseRange(uint(3+cfg.PreserveFds), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return fmt.Errorf("mark fds close-on-exec: %w", err)
+	}
+	if err := finalize(proc, sets, lastCap, filter); err != nil {
 		return err
 	}
 	// Closing the socket tells the runtime that setup is complete.
@@ -181,10 +198,32 @@ func setupContainer(cfg *syncmsg.InitConfig) (procfd int, err error) {
 		}
 	}
 	unix.Close(devNull)
-	if err := os.MkdirAll(spec.Process.Cwd, 0o755); err != nil {
-		return -1, fmt.Errorf("create cwd %s: %w", spec.Process.Cwd, err)
+	if spec.Process != nil {
+		if err := os.MkdirAll(spec.Process.Cwd, 0o755); err != nil {
+			return -1, fmt.Errorf("create cwd %s: %w", spec.Process.Cwd, err)
+		}
 	}
 	return procfd, nil
+}
+
+// holdWithoutProcess finishes the protocol for a container that has no
+// process and then keeps its namespaces alive until it is deleted.
+func holdWithoutProcess(conn *syncmsg.Conn, ppid int) error {
+	if err := conn.Send(syncmsg.Message{Type: syncmsg.Ready}); err != nil {
+		return err
+	}
+	if _, err := conn.Expect(syncmsg.Run); err != nil {
+		return err
+	}
+	unix.Prctl(unix.PR_SET_PDEATHSIG, 0, 0, 0, 0)
+	if os.Getppid() != ppid {
+		os.Exit(1)
+	}
+	unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
+	conn.Close()
+	for {
+		unix.Pause()
+	}
 }
 
 // joinAndUnshare enters the namespaces the runtime could not create for us.
@@ -288,14 +327,19 @@ func openProc() (int, error) {
 
 // finalize switches to the container's user and capabilities: the order is
 // runc's (bounding set, then ids with KEEPCAPS, then the capability sets).
-func finalize(cfg *syncmsg.InitConfig, proc *specs.Process, sets *caps.Sets, lastCap int) error {
-	// No fd of the runtime may reach the container (CVE-2024-21626): all
-	// beyond the preserved ones close on exec.
-	if err := unix.CloseRange(uint(3+cfg.PreserveFds), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
-		return fmt.Errorf("mark fds close-on-exec: %w", err)
-	}
+// The seccomp filter goes in as late as it can: before the capability drop
+// when it needs CAP_SYS_ADMIN (no no_new_privs), else after everything.
+func finalize(proc *specs.Process, sets *caps.Sets, lastCap int, filter *seccomp.Program) error {
 	if err := unix.Chdir(proc.Cwd); err != nil {
 		return fmt.Errorf("chdir to cwd %s: %w", proc.Cwd, err)
+	}
+	if err := verifyCwd(); err != nil {
+		return err
+	}
+	if filter != nil && !proc.NoNewPrivileges {
+		if err := filter.Load(); err != nil {
+			return err
+		}
 	}
 	if err := caps.DropBounding(sets.Bounding, lastCap); err != nil {
 		return err
@@ -312,14 +356,14 @@ func finalize(cfg *syncmsg.InitConfig, proc *specs.Process, sets *caps.Sets, las
 	if err := sets.Apply(); err != nil {
 		return err
 	}
-	if err := verifyCwd(); err != nil {
-		return err
-	}
 	umask := 0o022
 	if proc.User.Umask != nil {
 		umask = int(*proc.User.Umask)
 	}
 	unix.Umask(umask)
+	if filter != nil && proc.NoNewPrivileges {
+		return filter.Load()
+	}
 	return nil
 }
 

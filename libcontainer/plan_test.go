@@ -1,0 +1,88 @@
+package libcontainer
+
+import (
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+func specWith(ns []specs.LinuxNamespace, mod func(*specs.Spec)) *specs.Spec {
+	s := &specs.Spec{Version: "1.3.0", Process: &specs.Process{Args: []string{"true"}, Cwd: "/"},
+		Linux: &specs.Linux{Namespaces: ns}}
+	if mod != nil {
+		mod(s)
+	}
+	return s
+}
+
+func TestMakePlanNewNamespacesUseCloneFlags(t *testing.T) {
+	p, err := makePlan(specWith([]specs.LinuxNamespace{{Type: "pid"}, {Type: "network"}, {Type: "mount"}, {Type: "cgroup"}, {Type: "time"}}, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.cloneFlags != unix.CLONE_NEWPID|unix.CLONE_NEWNET|unix.CLONE_NEWNS {
+		t.Fatalf("cloneFlags = %#x", p.cloneFlags)
+	}
+	if !p.unshareCgroupNS || !p.newTimeNS || !p.privatePidNS || p.usePreStage() {
+		t.Fatalf("plan = %+v", p)
+	}
+}
+
+func TestMakePlanUserJoinMovesEverythingToPreStage(t *testing.T) {
+	p, err := makePlan(specWith([]specs.LinuxNamespace{
+		{Type: "user", Path: "/proc/1/ns/user"}, {Type: "network", Path: "/proc/1/ns/net"},
+		{Type: "pid"}, {Type: "mount"}, {Type: "uts"},
+	}, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.cloneFlags != 0 || !p.preFork || p.preUnshare != unix.CLONE_NEWPID|unix.CLONE_NEWNS|unix.CLONE_NEWUTS {
+		t.Fatalf("plan = %+v", p)
+	}
+	if len(p.parentJoins) != 1 || p.parentJoins[0].flag != unix.CLONE_NEWNET {
+		t.Fatalf("parentJoins = %+v", p.parentJoins)
+	}
+}
+
+func TestMakePlanRejects(t *testing.T) {
+	maps := []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 1}}
+	tests := []struct {
+		name string
+		spec *specs.Spec
+		want string
+	}{
+		{"new userns without maps", specWith([]specs.LinuxNamespace{{Type: "user"}}, nil), "uidMappings"},
+		{"join userns with maps", specWith([]specs.LinuxNamespace{{Type: "user", Path: "/x"}}, func(s *specs.Spec) {
+			s.Linux.UIDMappings, s.Linux.GIDMappings = maps, maps
+		}), "cannot be set"},
+		{"host sysctl", specWith(nil, func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"vm.swappiness": "1"} }), "not in a separate kernel namespace"},
+		{"net sysctl without netns", specWith(nil, func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"net.ipv4.ip_forward": "1"} }), "network namespace"},
+		{"unknown capability", specWith(nil, func(s *specs.Spec) {
+			s.Process.Capabilities = &specs.LinuxCapabilities{Bounding: []string{"CAP_BOGUS"}}
+		}), "CAP_BOGUS"},
+		{"unknown rlimit", specWith(nil, func(s *specs.Spec) {
+			s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_BOGUS"}}
+		}), "RLIMIT_BOGUS"},
+		{"seccomp bad action", specWith(nil, func(s *specs.Spec) { s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: "X"} }), "seccomp"},
+		{"hooks", specWith(nil, func(s *specs.Spec) { s.Hooks = &specs.Hooks{Poststop: []specs.Hook{{Path: "/bin/true"}}} }), "hooks"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := makePlan(tt.spec)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want one containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestMakePlanAllowsNamespacedSysctls(t *testing.T) {
+	s := specWith([]specs.LinuxNamespace{{Type: "ipc"}, {Type: "network"}}, func(s *specs.Spec) {
+		s.Linux.Sysctl = map[string]string{"kernel.shmmax": "1", "net.ipv4.ip_forward": "1", "fs.mqueue.msg_max": "10"}
+	})
+	if _, err := makePlan(s); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,265 @@
+// Package seccomp compiles a runtime-spec seccomp profile with libseccomp
+// and loads it into the calling thread, the one that will execve the
+// container's process.
+package seccomp
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+	"unsafe"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	libseccomp "github.com/seccomp/libseccomp-golang"
+	"golang.org/x/sys/unix"
+)
+
+// archs maps OCI architecture names to libseccomp's.
+var archs = map[specs.Arch]string{
+	specs.ArchX86: "x86", specs.ArchX86_64: "amd64", specs.ArchX32: "x32", specs.ArchARM: "arm",
+	specs.ArchAARCH64: "arm64", specs.ArchMIPS: "mips", specs.ArchMIPS64: "mips64",
+	specs.ArchMIPS64N32: "mips64n32", specs.ArchMIPSEL: "mipsel", specs.ArchMIPSEL64: "mipsel64",
+	specs.ArchMIPSEL64N32: "mipsel64n32", specs.ArchPPC: "ppc", specs.ArchPPC64: "ppc64",
+	specs.ArchPPC64LE: "ppc64le", specs.ArchS390: "s390", specs.ArchS390X: "s390x",
+	specs.ArchRISCV64: "riscv64",
+}
+
+var operators = map[specs.LinuxSeccompOperator]libseccomp.ScmpCompareOp{
+	specs.OpNotEqual: libseccomp.CompareNotEqual, specs.OpLessThan: libseccomp.CompareLess,
+	specs.OpLessEqual: libseccomp.CompareLessOrEqual, specs.OpEqualTo: libseccomp.CompareEqual,
+	specs.OpGreaterEqual: libseccomp.CompareGreaterEqual, specs.OpGreaterThan: libseccomp.CompareGreater,
+	specs.OpMaskedEqual: libseccomp.CompareMaskedEqual,
+}
+
+// Actions, Operators and Archs list what is supported (for features).
+func Actions() []string {
+	return []string{"SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_TRAP",
+		"SCMP_ACT_ERRNO", "SCMP_ACT_TRACE", "SCMP_ACT_ALLOW", "SCMP_ACT_LOG"}
+}
+
+// Operators lists the supported argument comparisons.
+func Operators() []string {
+	res := make([]string, 0, len(operators))
+	for op := range operators {
+		res = append(res, string(op))
+	}
+	return res
+}
+
+// Archs lists the supported architectures.
+func Archs() []string {
+	res := make([]string, 0, len(archs))
+	for a := range archs {
+		res = append(res, string(a))
+	}
+	return res
+}
+
+// Flags lists the supported filter flags.
+func Flags() []string {
+	return []string{"SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW"}
+}
+
+func action(a specs.LinuxSeccompAction, errnoRet *uint) (libseccomp.ScmpAction, error) {
+	errno := uint(unix.EPERM)
+	if errnoRet != nil {
+		errno = *errnoRet
+	}
+	switch a {
+	case specs.ActKill, specs.ActKillThread:
+		return libseccomp.ActKillThread, nil
+	case specs.ActKillProcess:
+		return libseccomp.ActKillProcess, nil
+	case specs.ActTrap:
+		return libseccomp.ActTrap, nil
+	case specs.ActErrno:
+		return libseccomp.ActErrno.SetReturnCode(int16(errno)), nil
+	case specs.ActTrace:
+		return libseccomp.ActTrace.SetReturnCode(int16(errno)), nil
+	case specs.ActAllow:
+		return libseccomp.ActAllow, nil
+	case specs.ActLog:
+		return libseccomp.ActLog, nil
+	case specs.ActNotify:
+		return 0, errors.New("seccomp action SCMP_ACT_NOTIFY is not supported yet")
+	}
+	return 0, fmt.Errorf("unknown seccomp action %q", a)
+}
+
+// Validate checks a profile without loading it, so a bad one fails create
+// before anything exists.
+func Validate(s *specs.LinuxSeccomp) error {
+	f, err := build(s)
+	if f != nil {
+		f.Release()
+	}
+	return err
+}
+
+// Program is a compiled filter, ready to load.
+type Program struct {
+	filter []unix.SockFilter
+	flags  uintptr
+}
+
+// Compile turns the profile into BPF. It is done early in the init, before
+// the container's rlimits apply (libseccomp needs memory), and the load
+// itself happens as late as possible.
+func Compile(s *specs.LinuxSeccomp) (*Program, error) {
+	f, err := build(s)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Release()
+	fd, err := unix.MemfdCreate("seccomp", unix.MFD_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("compile seccomp filter: %w", err)
+	}
+	mf := os.NewFile(uintptr(fd), "seccomp")
+	defer mf.Close()
+	if err := f.ExportBPF(mf); err != nil {
+		return nil, fmt.Errorf("compile seccomp filter: %w", err)
+	}
+	raw, err := io.ReadAll(io.NewSectionReader(mf, 0, 1<<24))
+	if err != nil {
+		return nil, fmt.Errorf("compile seccomp filter: %w", err)
+	}
+	if len(raw) == 0 || len(raw)%8 != 0 {
+		return nil, fmt.Errorf("compile seccomp filter: bad program size %d", len(raw))
+	}
+	p := &Program{filter: make([]unix.SockFilter, len(raw)/8)}
+	for i := range p.filter {
+		b := raw[i*8:]
+		p.filter[i] = unix.SockFilter{
+			Code: binary.NativeEndian.Uint16(b[0:]), Jt: b[2], Jf: b[3], K: binary.NativeEndian.Uint32(b[4:]),
+		}
+	}
+	for _, flag := range s.Flags {
+		switch flag {
+		case "SECCOMP_FILTER_FLAG_LOG":
+			p.flags |= unix.SECCOMP_FILTER_FLAG_LOG
+		case "SECCOMP_FILTER_FLAG_SPEC_ALLOW":
+			p.flags |= unix.SECCOMP_FILTER_FLAG_SPEC_ALLOW
+		}
+	}
+	return p, nil
+}
+
+// Load installs the program on the calling thread.
+func (p *Program) Load() error {
+	prog := unix.SockFprog{Len: uint16(len(p.filter)), Filter: &p.filter[0]}
+	_, _, e := unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, p.flags, uintptr(unsafe.Pointer(&prog)))
+	runtime.KeepAlive(p)
+	if e != 0 {
+		return fmt.Errorf("load seccomp filter: %w", e)
+	}
+	return nil
+}
+
+func build(s *specs.LinuxSeccomp) (*libseccomp.ScmpFilter, error) {
+	def, err := action(s.DefaultAction, s.DefaultErrnoRet)
+	if err != nil {
+		return nil, fmt.Errorf("seccomp defaultAction: %w", err)
+	}
+	f, err := libseccomp.NewFilter(def)
+	if err != nil {
+		return nil, fmt.Errorf("create seccomp filter: %w", err)
+	}
+	fail := func(err error) (*libseccomp.ScmpFilter, error) {
+		f.Release()
+		return nil, err
+	}
+	// The runtime sets no_new_privs itself, as the process asks.
+	if err := f.SetNoNewPrivsBit(false); err != nil {
+		return fail(err)
+	}
+	for _, a := range s.Architectures {
+		name, ok := archs[a]
+		if !ok {
+			return fail(fmt.Errorf("unknown seccomp architecture %q", a))
+		}
+		arch, err := libseccomp.GetArchFromString(name)
+		if err != nil {
+			return fail(fmt.Errorf("seccomp architecture %q: %w", a, err))
+		}
+		if err := f.AddArch(arch); err != nil {
+			return fail(fmt.Errorf("add seccomp architecture %q: %w", a, err))
+		}
+	}
+	for _, flag := range s.Flags {
+		switch flag {
+		case "SECCOMP_FILTER_FLAG_TSYNC":
+			// The filter is loaded by the thread that execs the process,
+			// which then has no other thread: synchronising threads is
+			// what happens anyway.
+		case "SECCOMP_FILTER_FLAG_LOG":
+			err = f.SetLogBit(true)
+		case "SECCOMP_FILTER_FLAG_SPEC_ALLOW":
+			err = f.SetSSB(true)
+		default:
+			err = fmt.Errorf("unknown seccomp flag %q", flag)
+		}
+		if err != nil {
+			return fail(err)
+		}
+	}
+	for _, rule := range s.Syscalls {
+		act, err := action(rule.Action, rule.ErrnoRet)
+		if err != nil {
+			return fail(fmt.Errorf("seccomp rule %s: %w", strings.Join(rule.Names, ","), err))
+		}
+		if act == def {
+			continue
+		}
+		for _, name := range rule.Names {
+			sc, err := libseccomp.GetSyscallFromName(name)
+			if err != nil {
+				// Unknown to this libseccomp or architecture: skipped,
+				// as runc does, so one profile fits every kernel.
+				continue
+			}
+			if err := addRule(f, sc, act, rule.Args); err != nil {
+				return fail(fmt.Errorf("seccomp rule for %s: %w", name, err))
+			}
+		}
+	}
+	return f, nil
+}
+
+// addRule adds one syscall's rule. Conditions on distinct arguments are
+// ANDed in one rule; several conditions on the same argument become one
+// rule each (ORed), as runc does, since libseccomp refuses them together.
+func addRule(f *libseccomp.ScmpFilter, sc libseccomp.ScmpSyscall, act libseccomp.ScmpAction, args []specs.LinuxSeccompArg) error {
+	if len(args) == 0 {
+		return f.AddRule(sc, act)
+	}
+	var conds []libseccomp.ScmpCondition
+	seen := map[uint]bool{}
+	repeated := false
+	for _, a := range args {
+		op, ok := operators[a.Op]
+		if !ok {
+			return fmt.Errorf("unknown seccomp operator %q", a.Op)
+		}
+		c, err := libseccomp.MakeCondition(a.Index, op, a.Value, a.ValueTwo)
+		if err != nil {
+			return err
+		}
+		repeated = repeated || seen[a.Index]
+		seen[a.Index] = true
+		conds = append(conds, c)
+	}
+	if !repeated {
+		return f.AddRuleConditional(sc, act, conds)
+	}
+	for _, c := range conds {
+		if err := f.AddRuleConditional(sc, act, []libseccomp.ScmpCondition{c}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
