@@ -206,9 +206,12 @@ func (l *launch) run(beforeRun func(pid int) error) (pid int, err error) {
 	base := 3 + len(l.extra)
 	exeFd := 3 + len(extra) - 1
 	cmd := &exec.Cmd{
-		Path:   "/proc/self/fd/" + strconv.Itoa(exeFd),
-		Args:   []string{"berth", "init"},
-		Env:    []string{initp.EnvSyncFd + "=" + strconv.Itoa(base), initp.EnvExeFd + "=" + strconv.Itoa(exeFd)},
+		Path: "/proc/self/fd/" + strconv.Itoa(exeFd),
+		Args: []string{"berth", "init"},
+		// The init is short-lived Go: one P and no GC make its runtime start
+		// faster and lighter. The container's process gets its own env.
+		Env: []string{initp.EnvSyncFd + "=" + strconv.Itoa(base), initp.EnvExeFd + "=" + strconv.Itoa(exeFd),
+			"GOMAXPROCS=1", "GOGC=off"},
 		Stdin:  orStd(l.stdin, os.Stdin),
 		Stdout: orStd(l.stdout, os.Stdout),
 		Stderr: orStd(l.stderr, os.Stderr),
