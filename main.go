@@ -69,7 +69,7 @@ func newApp() *cli.App {
 		Before: setupGlobals,
 		Commands: []*cli.Command{
 			createCommand, startCommand, runCommand, execCommand, stateCommand, listCommand, killCommand,
-			deleteCommand, specCommand, featuresCommand,
+			deleteCommand, specCommand, featuresCommand, updateCommand, pauseCommand, resumeCommand, psCommand,
 		},
 		ExitErrHandler: func(*cli.Context, error) {},
 	}

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-runtime/berth/bundle"
@@ -106,12 +105,8 @@ func Create(o *CreateOpts) (c *Container, err error) {
 	if err = mgr.Create(); err != nil {
 		return nil, err
 	}
-	if r := spec.Linux.Resources; r != nil && r.Devices != nil {
-		if err = mgr.SetDevices(r.Devices); errors.Is(err, cgroups.ErrDevicesV2) {
-			logrus.Warn(err.Error())
-			err = nil
-		}
-		if err != nil {
+	if p.resources != nil {
+		if err = mgr.Set(p.resources); err != nil {
 			return nil, err
 		}
 	}

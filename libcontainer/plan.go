@@ -3,15 +3,15 @@ package libcontainer
 import (
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 
-	"github.com/sirupsen/logrus"
+	cg "github.com/opencontainers/cgroups"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-runtime/berth/libcontainer/caps"
+	"github.com/berth-runtime/berth/libcontainer/cgroups"
 	"github.com/berth-runtime/berth/libcontainer/seccomp"
 )
 
@@ -45,6 +45,8 @@ type plan struct {
 	preFork                                          bool
 	joinMount                                        string
 	unshareCgroupNS, newTimeNS, privatePidNS, userNS bool
+	// resources are the cgroup limits to set at create (nil: none).
+	resources *cg.Resources
 }
 
 func (p *plan) usePreStage() bool { return len(p.preJoins) > 0 }
@@ -113,6 +115,11 @@ func makePlan(s *specs.Spec) (*plan, error) {
 	} else if p.cloneFlags&unix.CLONE_NEWUSER != 0 {
 		return nil, errors.New("a new user namespace needs uidMappings and gidMappings")
 	}
+	res, err := resources(s.Linux.Resources)
+	if err != nil {
+		return nil, err
+	}
+	p.resources = res
 	if err := checkUnsupported(s); err != nil {
 		return nil, err
 	}
@@ -132,9 +139,8 @@ func makePlan(s *specs.Spec) (*plan, error) {
 	return p, nil
 }
 
-// checkUnsupported validates the seccomp profile, refuses what this version
-// cannot do rather than ignoring it, and warns about resource limits it does
-// not apply yet.
+// checkUnsupported validates the seccomp profile and refuses what this
+// version cannot do rather than ignoring it.
 func checkUnsupported(s *specs.Spec) error {
 	if s.Linux.Seccomp != nil {
 		if err := seccomp.Validate(s.Linux.Seccomp); err != nil {
@@ -151,23 +157,23 @@ func checkUnsupported(s *specs.Spec) error {
 	if s.Process != nil && s.Process.SelinuxLabel != "" || s.Linux.MountLabel != "" {
 		return errors.New("selinux is not enabled on this host")
 	}
-	if r := s.Linux.Resources; r != nil {
-		var set []string
-		for name, present := range map[string]bool{
-			"memory": r.Memory != nil, "cpu": r.CPU != nil, "pids": r.Pids != nil, "blockIO": r.BlockIO != nil,
-			"hugepageLimits": len(r.HugepageLimits) > 0, "network": r.Network != nil, "rdma": len(r.Rdma) > 0,
-			"unified": len(r.Unified) > 0,
-		} {
-			if present {
-				set = append(set, name)
-			}
-		}
-		if len(set) > 0 {
-			sort.Strings(set)
-			logrus.Warnf("linux.resources %s: limits are not applied yet", strings.Join(set, ", "))
-		}
-	}
 	return nil
+}
+
+// resources converts linux.resources for the cgroup library. Device rules
+// are only touched when the config has some; nil means nothing to set.
+func resources(r *specs.LinuxResources) (*cg.Resources, error) {
+	if r == nil {
+		return nil, nil
+	}
+	res, err := cgroups.ToResources(r)
+	if err != nil {
+		return nil, fmt.Errorf("linux.resources: %w", err)
+	}
+	if r.Devices == nil {
+		res.Devices, res.SkipDevices = nil, true
+	}
+	return res, nil
 }
 
 // checkSysctls refuses keys that would change the host: only keys of a

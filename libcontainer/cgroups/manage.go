@@ -1,0 +1,187 @@
+package cgroups
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	cg "github.com/opencontainers/cgroups"
+	// Registers the device rule engines (v1 emulator, v2 eBPF filter);
+	// without it the library refuses device rules.
+	_ "github.com/opencontainers/cgroups/devices"
+	"github.com/opencontainers/cgroups/fs"
+	"github.com/opencontainers/cgroups/fs2"
+)
+
+// library returns opencontainers/cgroups' manager for these paths: fs2 on
+// a pure v2 host, fs (v1) otherwise, as runc does on hybrid hosts.
+func (m *Manager) library(r *cg.Resources) (cg.Manager, error) {
+	if r == nil {
+		r = &cg.Resources{}
+	}
+	c := &cg.Cgroup{Resources: r}
+	if m.Mode == Unified {
+		return fs2.NewManager(c, m.Paths[UnifiedKey])
+	}
+	paths := map[string]string{}
+	for key, p := range m.Paths {
+		if key == UnifiedKey {
+			continue
+		}
+		for _, sub := range strings.Split(key, ",") {
+			paths[sub] = p
+		}
+	}
+	return fs.NewManager(c, paths)
+}
+
+// Set writes the resource limits. Controllers the host lacks make it fail
+// with an error naming the controller and the cgroup.
+func (m *Manager) Set(r *cg.Resources) error {
+	if m.Mode != Unified && len(r.Unified) > 0 {
+		return fmt.Errorf("linux.resources.unified needs cgroup v2; this host is cgroup %s", m.Mode)
+	}
+	if m.Mode == Hybrid && len(r.HugetlbLimit) > 0 && !m.hasV1("hugetlb") {
+		// This host has hugetlb only in its v2 tree: apply it there.
+		if err := m.setUnifiedHugetlb(r); err != nil {
+			return err
+		}
+		r2 := *r
+		r2.HugetlbLimit = nil
+		r = &r2
+	}
+	if m.Mode == Unified {
+		if err := m.enableControllers(r); err != nil {
+			return err
+		}
+	}
+	lib, err := m.library(r)
+	if err != nil {
+		return err
+	}
+	if err := lib.Set(r); err != nil {
+		return fmt.Errorf("set cgroup resources: %w", err)
+	}
+	return nil
+}
+
+func (m *Manager) hasV1(ctrl string) bool {
+	for key := range m.Paths {
+		if key != UnifiedKey && strings.Contains(","+key+",", ","+ctrl+",") {
+			return true
+		}
+	}
+	return false
+}
+
+func (m *Manager) setUnifiedHugetlb(r *cg.Resources) error {
+	dir := m.Paths[UnifiedKey]
+	if err := enableInAncestors(dir, filepath.Join(Root, "unified"), []string{"hugetlb"}); err != nil {
+		return err
+	}
+	lib, err := fs2.NewManager(&cg.Cgroup{Resources: &cg.Resources{SkipDevices: true}}, dir)
+	if err != nil {
+		return err
+	}
+	if err := lib.Set(&cg.Resources{HugetlbLimit: r.HugetlbLimit, SkipDevices: true}); err != nil {
+		return fmt.Errorf("set hugetlb limits in %s: %w", dir, err)
+	}
+	return nil
+}
+
+// enableControllers turns on, in every ancestor's cgroup.subtree_control,
+// the v2 controllers the limits need (the kernel refuses the limit files
+// otherwise). A controller the host lacks is reported by name.
+func (m *Manager) enableControllers(r *cg.Resources) error {
+	var need []string
+	if r.Memory != 0 || r.MemoryReservation != 0 || r.MemorySwap != 0 || r.OomKillDisable || r.MemorySwappiness != nil {
+		need = append(need, "memory")
+	}
+	if r.CpuShares != 0 || r.CpuQuota != 0 || r.CpuPeriod != 0 || r.CpuBurst != nil || r.CPUIdle != nil || r.CpuWeight != 0 {
+		need = append(need, "cpu")
+	}
+	if r.CpusetCpus != "" || r.CpusetMems != "" {
+		need = append(need, "cpuset")
+	}
+	if r.PidsLimit != nil {
+		need = append(need, "pids")
+	}
+	if r.BlkioWeight != 0 || len(r.BlkioWeightDevice)+len(r.BlkioThrottleReadBpsDevice)+len(r.BlkioThrottleWriteBpsDevice)+
+		len(r.BlkioThrottleReadIOPSDevice)+len(r.BlkioThrottleWriteIOPSDevice) > 0 {
+		need = append(need, "io")
+	}
+	if len(r.HugetlbLimit) > 0 {
+		need = append(need, "hugetlb")
+	}
+	if len(r.Rdma) > 0 {
+		need = append(need, "rdma")
+	}
+	for k := range r.Unified {
+		if ctrl, _, ok := strings.Cut(k, "."); ok && ctrl != "cgroup" {
+			need = append(need, ctrl)
+		}
+	}
+	if len(need) == 0 {
+		return nil
+	}
+	return enableInAncestors(m.Paths[UnifiedKey], Root, need)
+}
+
+// enableInAncestors enables ctrls in the subtree_control of every directory
+// from mount down to dir's parent.
+func enableInAncestors(dir, mount string, ctrls []string) error {
+	rel, err := filepath.Rel(mount, filepath.Dir(dir))
+	if err != nil {
+		return err
+	}
+	avail, _ := os.ReadFile(filepath.Join(mount, "cgroup.controllers"))
+	for _, c := range ctrls {
+		if !strings.Contains(" "+strings.TrimSpace(string(avail))+" ", " "+c+" ") {
+			return fmt.Errorf("cgroup v2 controller %q is not available on this host (%s/cgroup.controllers: %q)",
+				c, mount, strings.TrimSpace(string(avail)))
+		}
+	}
+	cur := mount
+	parts := []string{""}
+	if rel != "." {
+		parts = append(parts, strings.Split(rel, "/")...)
+	}
+	for _, p := range parts {
+		cur = filepath.Join(cur, p)
+		for _, c := range ctrls {
+			err := os.WriteFile(filepath.Join(cur, "cgroup.subtree_control"), []byte("+"+c), 0)
+			if err != nil && !errors.Is(err, os.ErrExist) {
+				return fmt.Errorf("enable the %s controller in %s: %w", c, cur, err)
+			}
+		}
+	}
+	return nil
+}
+
+// Freeze freezes or thaws the container and returns once the kernel
+// confirms it.
+func (m *Manager) Freeze(frozen bool) error {
+	lib, err := m.library(nil)
+	if err != nil {
+		return err
+	}
+	state := cg.Thawed
+	if frozen {
+		state = cg.Frozen
+	}
+	if err := lib.Freeze(state); err != nil {
+		return fmt.Errorf("freeze: %w", err)
+	}
+	return nil
+}
+
+// Stats reads the container's resource usage.
+func (m *Manager) Stats() (*cg.Stats, error) {
+	lib, err := m.library(nil)
+	if err != nil {
+		return nil, err
+	}
+	return lib.GetStats()
+}
