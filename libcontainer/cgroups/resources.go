@@ -2,6 +2,7 @@ package cgroups
 
 import (
 	"fmt"
+	"strings"
 
 	cg "github.com/opencontainers/cgroups"
 	"github.com/opencontainers/cgroups/devices/config"
@@ -134,11 +135,34 @@ func derefU16(p *uint16) uint16 {
 	return *p
 }
 
-// deviceRules converts the config's device rules and appends the devices
-// every container may use (runtime-spec's default devices, ptys, console).
+// deviceRules converts the config's device rules and adds the devices every
+// container may use (runtime-spec's default devices, ptys, console) right
+// after the config's last deny-all rule: a deny-all cannot take them away,
+// but a later explicit rule of the config can (runc appends them at the end,
+// so a config could never deny /dev/full, say).
 func deviceRules(in []specs.LinuxDeviceCgroup) ([]*config.Rule, error) {
+	at := 0
+	for i, d := range in {
+		if !d.Allow && (d.Type == "" || d.Type == "a") && d.Major == nil && d.Minor == nil {
+			at = i + 1
+		}
+	}
+	var after []specs.LinuxDeviceCgroup
+	for _, d := range in[at:] {
+		if !d.Allow && (d.Type == "c" || d.Type == "b") && strings.Contains(d.Access, "m") {
+			// The defaults allow mknod of any c and b node; the kernel's
+			// rule engine cannot carve one device out of that, so such a
+			// deny keeps to reading and writing, which is what stops use.
+			d.Access = strings.ReplaceAll(d.Access, "m", "")
+			if d.Access == "" {
+				continue
+			}
+		}
+		after = append(after, d)
+	}
+	all := append(append(append([]specs.LinuxDeviceCgroup{}, in[:at]...), defaultAllowed...), after...)
 	var out []*config.Rule
-	for _, d := range append(append([]specs.LinuxDeviceCgroup{}, in...), defaultAllowed...) {
+	for _, d := range all {
 		t := config.WildcardDevice
 		switch d.Type {
 		case "", "a":
