@@ -18,7 +18,7 @@ func TestToResourcesMapsEveryField(t *testing.T) {
 			Swappiness: u64(10), DisableOOMKiller: &b, CheckBeforeUpdate: &b},
 		CPU: &specs.LinuxCPU{Shares: u64(512), Quota: i64(50000), Period: u64(100000), Burst: u64(1000),
 			RealtimeRuntime: i64(10), RealtimePeriod: u64(20), Cpus: "0", Mems: "0", Idle: i64(1)},
-		Pids:    &specs.LinuxPids{Limit: i64(20)},
+		Pids: &specs.LinuxPids{Limit: i64(20)},
 		BlockIO: &specs.LinuxBlockIO{Weight: u16(300), LeafWeight: u16(200),
 			WeightDevice:          []specs.LinuxWeightDevice{{LinuxBlockIODevice: specs.LinuxBlockIODevice{Major: 8, Minor: 0}, Weight: u16(100)}},
 			ThrottleReadBpsDevice: []specs.LinuxThrottleDevice{{LinuxBlockIODevice: specs.LinuxBlockIODevice{Major: 8, Minor: 0}, Rate: 1000}}},
