@@ -105,10 +105,8 @@ func Create(o *CreateOpts) (c *Container, err error) {
 	if err = mgr.Create(); err != nil {
 		return nil, err
 	}
-	if p.resources != nil {
-		if err = mgr.Set(p.resources); err != nil {
-			return nil, err
-		}
+	if err = mgr.Set(p.resources); err != nil {
+		return nil, err
 	}
 	initPid, err = spawn(o, c, p, mgr)
 	return c, err

@@ -45,7 +45,7 @@ type plan struct {
 	preFork                                          bool
 	joinMount                                        string
 	unshareCgroupNS, newTimeNS, privatePidNS, userNS bool
-	// resources are the cgroup limits to set at create (nil: none).
+	// resources are the cgroup limits and device rules to set at create.
 	resources *cg.Resources
 }
 
@@ -160,18 +160,16 @@ func checkUnsupported(s *specs.Spec) error {
 	return nil
 }
 
-// resources converts linux.resources for the cgroup library. Device rules
-// are only touched when the config has some; nil means nothing to set.
+// resources converts linux.resources for the cgroup library. The device
+// rules always apply: with none in the config the container still gets only
+// the default devices, never the host's (as with runc).
 func resources(r *specs.LinuxResources) (*cg.Resources, error) {
 	if r == nil {
-		return nil, nil
+		r = &specs.LinuxResources{}
 	}
 	res, err := cgroups.ToResources(r)
 	if err != nil {
 		return nil, fmt.Errorf("linux.resources: %w", err)
-	}
-	if r.Devices == nil {
-		res.Devices, res.SkipDevices = nil, true
 	}
 	return res, nil
 }
