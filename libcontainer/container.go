@@ -9,9 +9,11 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-runtime/berth/libcontainer/cgroups"
+	"github.com/berth-runtime/berth/libcontainer/hooks"
 	"github.com/berth-runtime/berth/libcontainer/procfs"
 	"github.com/berth-runtime/berth/libcontainer/state"
 )
@@ -153,7 +155,26 @@ func (c *Container) Start() error {
 	if err != nil || n != 1 {
 		return errors.New("container init did not signal execve readiness")
 	}
-	return os.Remove(fifo)
+	if err := os.Remove(fifo); err != nil {
+		return err
+	}
+	return c.postStart()
+}
+
+// postStart runs the poststart hooks. Runtime-spec 1.3: if one fails, the
+// runtime generates an error and stops the container.
+func (c *Container) postStart() error {
+	spec, err := c.Spec()
+	if err != nil || spec.Hooks == nil || len(spec.Hooks.Poststart) == 0 {
+		return nil
+	}
+	st := c.SpecState()
+	st.Status = specs.StateRunning
+	if err := hooks.RunAll("poststart", spec.Hooks.Poststart, st); err != nil {
+		c.kill()
+		return err
+	}
+	return nil
 }
 
 // pidfd opens the init after checking it is still the recorded process, so
@@ -277,13 +298,23 @@ func (c *Container) kill() error {
 	return errors.New("container init still running")
 }
 
-// Destroy kills anything left, removes the cgroup and the state directory.
+// Destroy kills anything left, removes the cgroup and the state directory,
+// then runs the poststop hooks; their failures are logged, not fatal, as
+// the spec says.
 func (c *Container) Destroy() error {
+	spec, _ := c.Spec()
+	st := c.SpecState()
+	st.Status, st.Pid = specs.StateStopped, 0
 	if err := c.cgroup().Destroy(); err != nil {
 		return err
 	}
 	if err := os.RemoveAll(c.Dir); err != nil {
 		return fmt.Errorf("remove state directory: %w", err)
+	}
+	if spec != nil && spec.Hooks != nil && len(spec.Hooks.Poststop) > 0 {
+		if err := hooks.RunAllLogged("poststop", spec.Hooks.Poststop, st); err != nil {
+			logrus.Warn(err.Error())
+		}
 	}
 	return nil
 }

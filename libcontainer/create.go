@@ -18,6 +18,7 @@ import (
 	"github.com/berth-runtime/berth/bundle"
 	"github.com/berth-runtime/berth/libcontainer/cgroups"
 	"github.com/berth-runtime/berth/libcontainer/exeseal"
+	"github.com/berth-runtime/berth/libcontainer/hooks"
 	"github.com/berth-runtime/berth/libcontainer/initp"
 	"github.com/berth-runtime/berth/libcontainer/procfs"
 	"github.com/berth-runtime/berth/libcontainer/state"
@@ -144,6 +145,21 @@ func spawn(o *CreateOpts, c *Container, p *plan, mgr *cgroups.Manager) (int, err
 		extra: o.ExtraFiles, fifo: fifoFd, stdin: o.Stdin, stdout: o.Stdout, stderr: o.Stderr,
 		uidMap: spec.Linux.UIDMappings, gidMap: spec.Linux.GIDMappings,
 	}
+	if h := spec.Hooks; h != nil {
+		hookState := func(pid int) specs.State {
+			return specs.State{Version: spec.Version, ID: o.ID, Status: specs.StateCreating, Pid: pid,
+				Bundle: o.Bundle.Dir, Annotations: spec.Annotations}
+		}
+		l.hookState = hookState
+		ic.RuntimeHooks = len(h.Prestart)+len(h.CreateRuntime) > 0
+		l.runtimeHooks = func(pid int) error {
+			st := hookState(pid)
+			if err := hooks.RunAll("prestart", h.Prestart, st); err != nil {
+				return err
+			}
+			return hooks.RunAll("createRuntime", h.CreateRuntime, st)
+		}
+	}
 	pid, err := l.run(func(pid int) error {
 		stat, err := procfs.ReadStat(pid)
 		if err != nil {
@@ -170,6 +186,10 @@ type launch struct {
 	fifo                  *os.File
 	stdin, stdout, stderr *os.File
 	uidMap, gidMap        []specs.LinuxIDMapping
+	// hookState is the state the init's own hooks get; runtimeHooks runs
+	// prestart and createRuntime when the init asks (create only).
+	hookState    func(pid int) specs.State
+	runtimeHooks func(pid int) error
 }
 
 // run starts the process and drives the protocol. beforeRun is called
@@ -274,11 +294,30 @@ func (l *launch) run(beforeRun func(pid int) error) (pid int, err error) {
 			return fail(fmt.Errorf("set oom_score_adj %d: %w", *adj, err))
 		}
 	}
+	if l.hookState != nil {
+		st := l.hookState(pid)
+		l.config.State = &st
+	}
 	if err := conn.Send(syncmsg.Message{Type: syncmsg.Config, Config: l.config}); err != nil {
 		return fail(err)
 	}
-	if _, err := conn.Expect(syncmsg.Ready); err != nil {
-		return fail(err)
+	for {
+		m, err := conn.Recv()
+		if err != nil {
+			return fail(err)
+		}
+		if m.Type == syncmsg.Ready {
+			break
+		}
+		if m.Type != syncmsg.Hooks || l.runtimeHooks == nil {
+			return fail(fmt.Errorf("protocol error: unexpected %q", m.Type))
+		}
+		if err := l.runtimeHooks(pid); err != nil {
+			return fail(err)
+		}
+		if err := conn.Send(syncmsg.Message{Type: syncmsg.HooksDone}); err != nil {
+			return fail(err)
+		}
 	}
 	if l.process != nil {
 		if err := setRlimits(pid, l.process.Rlimits); err != nil {

@@ -3,6 +3,7 @@ package libcontainer
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 
 	cg "github.com/opencontainers/cgroups"
@@ -147,9 +148,17 @@ func checkUnsupported(s *specs.Spec) error {
 			return err
 		}
 	}
-	if h := s.Hooks; h != nil && (len(h.Prestart)+len(h.CreateRuntime)+len(h.CreateContainer)+
-		len(h.StartContainer)+len(h.Poststart)+len(h.Poststop) > 0) {
-		return errors.New("hooks are not supported yet")
+	if h := s.Hooks; h != nil {
+		for _, l := range [][]specs.Hook{h.Prestart, h.CreateRuntime, h.CreateContainer, h.StartContainer, h.Poststart, h.Poststop} {
+			for _, hk := range l {
+				if !filepath.IsAbs(hk.Path) {
+					return fmt.Errorf("hook path %q must be absolute", hk.Path)
+				}
+				if hk.Timeout != nil && *hk.Timeout <= 0 {
+					return fmt.Errorf("hook %s: timeout must be positive", hk.Path)
+				}
+			}
+		}
 	}
 	if s.Process != nil && s.Process.ApparmorProfile != "" {
 		return errors.New("apparmor is not enabled on this host")

@@ -66,7 +66,7 @@ func TestMakePlanRejects(t *testing.T) {
 			s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_BOGUS"}}
 		}), "RLIMIT_BOGUS"},
 		{"seccomp bad action", specWith(nil, func(s *specs.Spec) { s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: "X"} }), "seccomp"},
-		{"hooks", specWith(nil, func(s *specs.Spec) { s.Hooks = &specs.Hooks{Poststop: []specs.Hook{{Path: "/bin/true"}}} }), "hooks"},
+		{"relative hook path", specWith(nil, func(s *specs.Spec) { s.Hooks = &specs.Hooks{Poststop: []specs.Hook{{Path: "true"}}} }), "absolute"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-runtime/berth/libcontainer/caps"
+	"github.com/berth-runtime/berth/libcontainer/hooks"
 	"github.com/berth-runtime/berth/libcontainer/rootfs"
 	"github.com/berth-runtime/berth/libcontainer/seccomp"
 	"github.com/berth-runtime/berth/libcontainer/syncmsg"
@@ -80,7 +81,7 @@ func run(conn *syncmsg.Conn) error {
 		if err := joinAndUnshare(cfg); err != nil {
 			return err
 		}
-	} else if procfd, err = setupContainer(cfg); err != nil {
+	} else if procfd, err = setupContainer(cfg, conn); err != nil {
 		return err
 	}
 	if proc == nil {
@@ -136,6 +137,14 @@ func run(conn *syncmsg.Conn) error {
 		if err := waitForStart(procfd, cfg.FifoFd); err != nil {
 			return err
 		}
+		if h := spec.Hooks; h != nil && len(h.StartContainer) > 0 {
+			st := *cfg.State
+			st.Status = specs.StateCreated
+			if err := hooks.RunAll("startContainer", h.StartContainer, st); err != nil {
+				fmt.Fprintln(os.Stderr, "berth init:", err)
+				os.Exit(1)
+			}
+		}
 	}
 	keepNofile()
 	return fmt.Errorf("exec %s: %w", proc.Args[0], syscall.Exec(path, proc.Args, env))
@@ -143,7 +152,7 @@ func run(conn *syncmsg.Conn) error {
 
 // setupContainer builds the container around the init: namespaces it
 // creates itself, network, names, sysctls, keyring and the root file system.
-func setupContainer(cfg *syncmsg.InitConfig) (procfd int, err error) {
+func setupContainer(cfg *syncmsg.InitConfig, conn *syncmsg.Conn) (procfd int, err error) {
 	spec := cfg.Spec
 	unix.Umask(0)
 	if err := joinAndUnshare(cfg); err != nil {
@@ -184,8 +193,9 @@ func setupContainer(cfg *syncmsg.InitConfig) (procfd int, err error) {
 		Spec: spec, Rootfs: cfg.Rootfs, NoPivot: cfg.NoPivot,
 		UserNS:   bundleHasNS(spec, specs.UserNamespace, false),
 		CgroupNS: bundleHasNS(spec, specs.CgroupNamespace, false), CgroupPaths: cfg.CgroupPaths,
+		BeforePivot: func() error { return runtimeHooks(cfg, conn) },
 	}
-	if bundleHasNS(spec, specs.MountNamespace, false) {
+	if bundleHasNS(spec, specs.MountNamespace, false) || cfg.JoinMountNS != "" {
 		if err := rootfs.Prepare(rc, devNull); err != nil {
 			return -1, err
 		}
@@ -193,6 +203,9 @@ func setupContainer(cfg *syncmsg.InitConfig) (procfd int, err error) {
 			return -1, err
 		}
 	} else {
+		if err := rc.BeforePivot(); err != nil {
+			return -1, err
+		}
 		if err := unix.Chroot(cfg.Rootfs); err != nil {
 			return -1, fmt.Errorf("chroot %s: %w", cfg.Rootfs, err)
 		}
@@ -204,6 +217,23 @@ func setupContainer(cfg *syncmsg.InitConfig) (procfd int, err error) {
 		}
 	}
 	return procfd, nil
+}
+
+// runtimeHooks has the runtime run prestart and createRuntime (in its own
+// namespaces), then runs createContainer here, in the container's.
+func runtimeHooks(cfg *syncmsg.InitConfig, conn *syncmsg.Conn) error {
+	if cfg.RuntimeHooks {
+		if err := conn.Send(syncmsg.Message{Type: syncmsg.Hooks}); err != nil {
+			return err
+		}
+		if _, err := conn.Expect(syncmsg.HooksDone); err != nil {
+			return err
+		}
+	}
+	if h := cfg.Spec.Hooks; h != nil && len(h.CreateContainer) > 0 {
+		return hooks.RunAll("createContainer", h.CreateContainer, *cfg.State)
+	}
+	return nil
 }
 
 // holdWithoutProcess finishes the protocol for a container that has no

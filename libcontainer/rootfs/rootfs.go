@@ -33,6 +33,10 @@ type Config struct {
 	CgroupNS bool
 	// CgroupPaths are the container's cgroup directories on the host.
 	CgroupPaths map[string]string
+	// BeforePivot runs once everything is mounted, in the container's
+	// namespaces, before the root is switched (the createRuntime and
+	// createContainer hooks' moment).
+	BeforePivot func() error
 }
 
 // Prepare mounts everything under the rootfs, masks and write-protects
@@ -84,6 +88,11 @@ func Prepare(c *Config, devNull int) error {
 	}
 	if err := m.createDevices(c.Spec.Linux.Devices, false); err != nil {
 		return err
+	}
+	if c.BeforePivot != nil {
+		if err := c.BeforePivot(); err != nil {
+			return err
+		}
 	}
 	// Masking happens before the root switch, with the host's verified
 	// /dev/null and targets resolved inside the rootfs (crun's order): no

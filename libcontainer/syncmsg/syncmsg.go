@@ -28,6 +28,11 @@ const (
 	Run Type = "run"
 	// Error (init → parent): setup failed; Message says why.
 	Error Type = "error"
+	// Hooks (init → parent): the mounts are done, pivot_root has not
+	// happened: run the prestart and createRuntime hooks now.
+	Hooks Type = "hooks"
+	// HooksDone (parent → init): those hooks succeeded.
+	HooksDone Type = "hooksDone"
 )
 
 // Message is one protocol message.
@@ -61,6 +66,10 @@ type InitConfig struct {
 	Exec bool `json:"exec,omitempty"`
 	// Process overrides Spec.Process (exec).
 	Process *specs.Process `json:"process,omitempty"`
+	// RuntimeHooks asks the init to stop for the runtime's hooks (Hooks).
+	RuntimeHooks bool `json:"runtimeHooks,omitempty"`
+	// State is the container's state for the hooks the init runs itself.
+	State *specs.State `json:"state,omitempty"`
 	// CgroupPaths are the container's cgroup directories, for cgroup mounts.
 	CgroupPaths map[string]string `json:"cgroupPaths,omitempty"`
 	// PrivatePidNS is true when the init is pid 1 of a new pid namespace.
