@@ -138,6 +138,9 @@ func Compile(s *specs.LinuxSeccomp) (*Program, error) {
 			Code: binary.NativeEndian.Uint16(b[0:]), Jt: b[2], Jf: b[3], K: binary.NativeEndian.Uint32(b[4:]),
 		}
 	}
+	if stub := enosysStub(s); stub != nil {
+		p.filter = append(stub, p.filter...)
+	}
 	for _, flag := range s.Flags {
 		switch flag {
 		case "SECCOMP_FILTER_FLAG_LOG":
@@ -147,6 +150,60 @@ func Compile(s *specs.LinuxSeccomp) (*Program, error) {
 		}
 	}
 	return p, nil
+}
+
+// auditArch is the AUDIT_ARCH value of the native architecture, for the
+// ENOSYS stub; 0 where Berth has no stub.
+func auditArch() uint32 {
+	switch runtime.GOARCH {
+	case "amd64":
+		return 0xc000003e
+	case "arm64":
+		return 0xc00000b7
+	}
+	return 0
+}
+
+// enosysStub returns BPF that answers ENOSYS for native syscalls newer than
+// every syscall the profile names, instead of the default action: a libc
+// that meets ENOSYS falls back to an older call (clone3 → clone), while
+// EPERM or a kill breaks it. This is what runc patches into its filters. It
+// is prepended to the program: every jump in it is relative and the stub
+// falls through into the program unchanged. No stub when the default action
+// already allows.
+func enosysStub(s *specs.LinuxSeccomp) []unix.SockFilter {
+	arch := auditArch()
+	if arch == 0 || s.DefaultAction == specs.ActAllow || s.DefaultAction == specs.ActLog {
+		return nil
+	}
+	maxNr := -1
+	for _, rule := range s.Syscalls {
+		for _, name := range rule.Names {
+			if sc, err := libseccomp.GetSyscallFromName(name); err == nil && int(sc) > maxNr {
+				maxNr = int(sc)
+			}
+		}
+	}
+	if maxNr < 0 {
+		return nil
+	}
+	const (
+		ldAbs = unix.BPF_LD | unix.BPF_W | unix.BPF_ABS
+		jeq   = unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K
+		jge   = unix.BPF_JMP | unix.BPF_JGE | unix.BPF_K
+		jgt   = unix.BPF_JMP | unix.BPF_JGT | unix.BPF_K
+		ret   = unix.BPF_RET | unix.BPF_K
+		// x32 system calls share x86_64's audit arch with this bit set.
+		x32Bit = 0x40000000
+	)
+	return []unix.SockFilter{
+		{Code: ldAbs, K: 4},                                          // 0: seccomp_data.arch
+		{Code: jeq, K: arch, Jt: 0, Jf: 4},                           // 1: not native → program
+		{Code: ldAbs, K: 0},                                          // 2: seccomp_data.nr
+		{Code: jge, K: x32Bit, Jt: 2, Jf: 0},                         // 3: x32 → program
+		{Code: jgt, K: uint32(maxNr), Jt: 0, Jf: 1},                  // 4: known → program
+		{Code: ret, K: unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS)}, // 5
+	}
 }
 
 // Load installs the program on the calling thread.

@@ -1,8 +1,12 @@
 package seccomp
 
 import (
+	"os"
+	"runtime"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -43,4 +47,46 @@ func TestValidate(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestENOSYSForSyscallsNewerThanTheProfile(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	// A profile that only knows old syscalls, with an EPERM default: a
+	// newer syscall (close_range, 436) must get ENOSYS, a known but
+	// unlisted older one (getcwd, 79) EPERM, and a listed one must work.
+	prof := &specs.LinuxSeccomp{DefaultAction: specs.ActErrno, Syscalls: []specs.LinuxSyscall{{
+		Names: []string{"read", "write", "exit", "exit_group", "futex", "rt_sigreturn", "mmap", "munmap",
+			"rt_sigprocmask", "sigaltstack", "nanosleep", "getpid", "gettid", "tgkill", "madvise", "sched_yield",
+			"clone", "mprotect", "epoll_pwait", "rt_sigaction"},
+		Action: specs.ActAllow,
+	}}}
+	prog, err := Compile(prof)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan [3]error, 1)
+	go func() {
+		runtime.LockOSThread() // the thread dies with the filter
+		if err := prog.Load(); err != nil {
+			errs <- [3]error{err}
+			return
+		}
+		_, _, e1 := unix.RawSyscall(unix.SYS_CLOSE_RANGE, 1000, 1000, 0)
+		_, _, e2 := unix.RawSyscall(unix.SYS_GETCWD, 0, 0, 0)
+		_, _, e3 := unix.RawSyscall(unix.SYS_GETPID, 0, 0, 0)
+		errs <- [3]error{errOrNil(e1), errOrNil(e2), errOrNil(e3)}
+	}()
+	got := <-errs
+	if got[0] != unix.ENOSYS || got[1] != unix.EPERM || got[2] != nil {
+		t.Fatalf("close_range: %v (want ENOSYS), getcwd: %v (want EPERM), getpid: %v (want success)", got[0], got[1], got[2])
+	}
+}
+
+func errOrNil(e unix.Errno) error {
+	if e == 0 {
+		return nil
+	}
+	return e
 }
