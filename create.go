@@ -2,6 +2,8 @@ package main
 
 import (
 	"errors"
+	"os"
+	"strconv"
 
 	"github.com/urfave/cli/v2"
 
@@ -69,13 +71,20 @@ func createContainer(c *cli.Context, detach bool) (*libcontainer.Container, erro
 	case c.String("console-socket") != "":
 		return nil, errors.New("cannot use console socket if runc will not detach or allocate tty")
 	}
-	extra, err := preservedFiles(c.Int("preserve-fds"))
+	// Socket-activation fds come first, then --preserve-fds ones: both
+	// land at 3.. in the container, in that order (runc's contract).
+	listen := listenFds()
+	if len(listen) > 0 && b.Spec.Process != nil {
+		b.Spec.Process.Env = append(b.Spec.Process.Env, "LISTEN_FDS="+strconv.Itoa(len(listen)), "LISTEN_PID=1")
+	}
+	extra, err := preservedFiles(3+len(listen), c.Int("preserve-fds"))
 	if err != nil {
 		return nil, err
 	}
 	ctr, err := libcontainer.Create(&libcontainer.CreateOpts{
 		Root: c.String("root"), ID: id, Bundle: b, NoPivot: c.Bool("no-pivot"),
-		NoNewKeyring: c.Bool("no-new-keyring"), ExtraFiles: extra,
+		NoNewKeyring: c.Bool("no-new-keyring"), ExtraFiles: append(listen, extra...),
+		NotifySocket: os.Getenv("NOTIFY_SOCKET"),
 	})
 	if err != nil {
 		return nil, err

@@ -79,7 +79,7 @@ func execProcess(c *cli.Context) (int, error) {
 		ctr.Release()
 		return 0, err
 	}
-	extra, err := preservedFiles(c.Int("preserve-fds"))
+	extra, err := preservedFiles(3, c.Int("preserve-fds"))
 	if err != nil {
 		ctr.Release()
 		return 0, err

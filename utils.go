@@ -67,11 +67,29 @@ func absPidFile(p string) (string, error) {
 	return filepath.Abs(p)
 }
 
-// preservedFiles wraps fds 3..3+n-1, checking that each exists.
-func preservedFiles(n int) ([]*os.File, error) {
+// listenFds returns the socket-activation fds systemd passed to berth
+// (LISTEN_FDS for LISTEN_PID = our pid), starting at fd 3.
+func listenFds() []*os.File {
+	pid, err := strconv.Atoi(os.Getenv("LISTEN_PID"))
+	if err != nil || pid != os.Getpid() {
+		return nil
+	}
+	n, err := strconv.Atoi(os.Getenv("LISTEN_FDS"))
+	if err != nil || n <= 0 {
+		return nil
+	}
+	files := make([]*os.File, n)
+	for i := range files {
+		files[i] = os.NewFile(uintptr(3+i), "LISTEN_FD_"+strconv.Itoa(3+i))
+	}
+	return files
+}
+
+// preservedFiles wraps fds first..first+n-1, checking that each exists.
+func preservedFiles(first, n int) ([]*os.File, error) {
 	var files []*os.File
 	for i := 0; i < n; i++ {
-		fd := 3 + i
+		fd := first + i
 		if _, err := os.Stat("/proc/self/fd/" + strconv.Itoa(fd)); err != nil {
 			return nil, fmt.Errorf("--preserve-fds: fd %d is not open", fd)
 		}

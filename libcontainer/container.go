@@ -14,6 +14,7 @@ import (
 
 	"github.com/berth-runtime/berth/libcontainer/cgroups"
 	"github.com/berth-runtime/berth/libcontainer/hooks"
+	"github.com/berth-runtime/berth/libcontainer/notify"
 	"github.com/berth-runtime/berth/libcontainer/procfs"
 	"github.com/berth-runtime/berth/libcontainer/state"
 )
@@ -118,6 +119,15 @@ func (c *Container) Start() error {
 		c.kill()
 		return errors.New("cannot start a container that has no process (config.json has no process)")
 	}
+	var nl *notify.Listener
+	if c.State.NotifySocket != "" {
+		l, err := notify.Listen(c.Dir)
+		if err != nil {
+			return err
+		}
+		defer l.Close()
+		nl = l
+	}
 	fifo := filepath.Join(c.Dir, state.FifoFile)
 	fd, err := unix.Open(fifo, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -158,7 +168,15 @@ func (c *Container) Start() error {
 	if err := os.Remove(fifo); err != nil {
 		return err
 	}
-	return c.postStart()
+	if err := c.postStart(); err != nil {
+		return err
+	}
+	if nl != nil {
+		return nl.Forward(c.State.NotifySocket, c.State.InitPid, func() bool {
+			return procfs.Alive(c.State.InitPid, c.State.InitStartTime)
+		})
+	}
+	return nil
 }
 
 // postStart runs the poststart hooks. Runtime-spec 1.3: if one fails, the

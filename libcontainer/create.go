@@ -20,6 +20,7 @@ import (
 	"github.com/berth-runtime/berth/libcontainer/exeseal"
 	"github.com/berth-runtime/berth/libcontainer/hooks"
 	"github.com/berth-runtime/berth/libcontainer/initp"
+	"github.com/berth-runtime/berth/libcontainer/notify"
 	"github.com/berth-runtime/berth/libcontainer/procfs"
 	"github.com/berth-runtime/berth/libcontainer/state"
 	"github.com/berth-runtime/berth/libcontainer/syncmsg"
@@ -34,6 +35,8 @@ type CreateOpts struct {
 	NoNewKeyring bool
 	// ExtraFiles are passed to the container as fds 3, 4, ...
 	ExtraFiles []*os.File
+	// NotifySocket is the caller's NOTIFY_SOCKET, proxied for the container.
+	NotifySocket string
 	// Stdio of the container; nil means the runtime's own.
 	Stdin, Stdout, Stderr *os.File
 }
@@ -93,6 +96,12 @@ func Create(o *CreateOpts) (c *Container, err error) {
 		OCIVersion: spec.Version, ID: o.ID, Bundle: o.Bundle.Dir, Rootfs: o.Bundle.Rootfs,
 		CgroupPaths: mgr.Paths, SharedPidNS: !p.privatePidNS && !hasJoin(p, unix.CLONE_NEWPID),
 		Annotations: spec.Annotations,
+	}
+	if o.NotifySocket != "" {
+		st.NotifySocket = o.NotifySocket
+		if err = notify.Setup(dir, o.NotifySocket, spec); err != nil {
+			return nil, err
+		}
 	}
 	c.State = st
 	// Written first so that a crash from here on leaves something that

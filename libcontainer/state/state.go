@@ -49,8 +49,10 @@ type State struct {
 	CgroupPaths   map[string]string `json:"cgroupPaths,omitempty"`
 	// SharedPidNS is true when the container has no pid namespace of its own,
 	// so killing its init does not kill the rest of its processes.
-	SharedPidNS bool              `json:"sharedPidNS,omitempty"`
-	Annotations map[string]string `json:"annotations,omitempty"`
+	SharedPidNS bool `json:"sharedPidNS,omitempty"`
+	// NotifySocket is the caller's NOTIFY_SOCKET that start forwards to.
+	NotifySocket string            `json:"notifySocket,omitempty"`
+	Annotations  map[string]string `json:"annotations,omitempty"`
 }
 
 var validID = regexp.MustCompile(`^[\w+\-.]+$`)
