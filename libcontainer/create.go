@@ -22,6 +22,7 @@ import (
 	"github.com/berth-runtime/berth/libcontainer/initp"
 	"github.com/berth-runtime/berth/libcontainer/notify"
 	"github.com/berth-runtime/berth/libcontainer/procfs"
+	"github.com/berth-runtime/berth/libcontainer/seccomp"
 	"github.com/berth-runtime/berth/libcontainer/state"
 	"github.com/berth-runtime/berth/libcontainer/syncmsg"
 )
@@ -154,12 +155,12 @@ func spawn(o *CreateOpts, c *Container, p *plan, mgr *cgroups.Manager) (int, err
 		extra: o.ExtraFiles, fifo: fifoFd, stdin: o.Stdin, stdout: o.Stdout, stderr: o.Stderr,
 		uidMap: spec.Linux.UIDMappings, gidMap: spec.Linux.GIDMappings,
 	}
+	hookState := func(pid int) specs.State {
+		return specs.State{Version: spec.Version, ID: o.ID, Status: specs.StateCreating, Pid: pid,
+			Bundle: o.Bundle.Dir, Annotations: spec.Annotations}
+	}
+	l.hookState = hookState
 	if h := spec.Hooks; h != nil {
-		hookState := func(pid int) specs.State {
-			return specs.State{Version: spec.Version, ID: o.ID, Status: specs.StateCreating, Pid: pid,
-				Bundle: o.Bundle.Dir, Annotations: spec.Annotations}
-		}
-		l.hookState = hookState
 		ic.RuntimeHooks = len(h.Prestart)+len(h.CreateRuntime) > 0
 		l.runtimeHooks = func(pid int) error {
 			st := hookState(pid)
@@ -199,6 +200,23 @@ type launch struct {
 	// prestart and createRuntime when the init asks (create only).
 	hookState    func(pid int) specs.State
 	runtimeHooks func(pid int) error
+}
+
+// sendToAgent copies the init's seccomp notify fd and gives it to the
+// agent named by the profile.
+func (l *launch) sendToAgent(pid, fd int) error {
+	sc := l.config.Spec.Linux.Seccomp
+	if sc == nil || l.hookState == nil {
+		return errors.New("protocol error: unexpected seccomp fd")
+	}
+	f, err := seccomp.FetchFd(pid, fd)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	st := l.hookState(pid)
+	st.Status = specs.StateCreating
+	return seccomp.SendToAgent(sc, int(f.Fd()), pid, st)
 }
 
 // run starts the process and drives the protocol. beforeRun is called
@@ -341,10 +359,23 @@ func (l *launch) run(beforeRun func(pid int) error) (pid int, err error) {
 	if err := conn.Send(syncmsg.Message{Type: syncmsg.Run}); err != nil {
 		return fail(err)
 	}
-	// The init switches to the process's user and capabilities, then
-	// closes the socket; anything else is a failure it reports.
-	if m, err := conn.Recv(); !errors.Is(err, syncmsg.ErrClosed) {
-		if err == nil {
+	// The init switches to the process's user and capabilities, loads its
+	// seccomp filter (handing a notify listener to the agent), then closes
+	// the socket; anything else is a failure it reports.
+	for {
+		m, err := conn.Recv()
+		if errors.Is(err, syncmsg.ErrClosed) {
+			break
+		}
+		if err == nil && m.Type == syncmsg.Seccomp {
+			err = l.sendToAgent(pid, m.Fd)
+			if err == nil {
+				err = conn.Send(syncmsg.Message{Type: syncmsg.SeccompDone})
+			}
+			if err == nil {
+				continue
+			}
+		} else if err == nil {
 			err = fmt.Errorf("protocol error: unexpected %q", m.Type)
 		}
 		return fail(err)

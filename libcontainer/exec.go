@@ -56,6 +56,7 @@ func (c *Container) Exec(o *ExecOpts) (int, error) {
 	}
 	l := &launch{
 		plan: p, mgr: c.cgroup(), config: ic, process: o.Process, dir: "/", extra: o.ExtraFiles,
+		hookState: func(int) specs.State { return c.SpecState() },
 	}
 	pid, err := l.run(func(int) error {
 		// The init must still be the one we joined.

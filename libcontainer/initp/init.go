@@ -128,7 +128,7 @@ func run(conn *syncmsg.Conn) error {
 	if err := unix.CloseRange(uint(3+cfg.PreserveFds), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
 		return fmt.Errorf("mark fds close-on-exec: %w", err)
 	}
-	if err := finalize(proc, sets, lastCap, filter); err != nil {
+	if err := finalize(proc, sets, lastCap, filter, conn); err != nil {
 		return err
 	}
 	// Closing the socket tells the runtime that setup is complete.
@@ -359,7 +359,7 @@ func openProc() (int, error) {
 // runc's (bounding set, then ids with KEEPCAPS, then the capability sets).
 // The seccomp filter goes in as late as it can: before the capability drop
 // when it needs CAP_SYS_ADMIN (no no_new_privs), else after everything.
-func finalize(proc *specs.Process, sets *caps.Sets, lastCap int, filter *seccomp.Program) error {
+func finalize(proc *specs.Process, sets *caps.Sets, lastCap int, filter *seccomp.Program, conn *syncmsg.Conn) error {
 	if err := unix.Chdir(proc.Cwd); err != nil {
 		return fmt.Errorf("chdir to cwd %s: %w", proc.Cwd, err)
 	}
@@ -367,7 +367,7 @@ func finalize(proc *specs.Process, sets *caps.Sets, lastCap int, filter *seccomp
 		return err
 	}
 	if filter != nil && !proc.NoNewPrivileges {
-		if err := filter.Load(); err != nil {
+		if err := loadSeccomp(filter, conn); err != nil {
 			return err
 		}
 	}
@@ -392,9 +392,24 @@ func finalize(proc *specs.Process, sets *caps.Sets, lastCap int, filter *seccomp
 	}
 	unix.Umask(umask)
 	if filter != nil && proc.NoNewPrivileges {
-		return filter.Load()
+		return loadSeccomp(filter, conn)
 	}
 	return nil
+}
+
+// loadSeccomp installs the filter and, if it has a notify listener, lets
+// the runtime take the listener for the agent before closing ours.
+func loadSeccomp(filter *seccomp.Program, conn *syncmsg.Conn) error {
+	fd, err := filter.Load()
+	if err != nil || fd < 0 {
+		return err
+	}
+	defer unix.Close(fd)
+	if err := conn.Send(syncmsg.Message{Type: syncmsg.Seccomp, Fd: fd}); err != nil {
+		return err
+	}
+	_, err = conn.Expect(syncmsg.SeccompDone)
+	return err
 }
 
 // setIDs changes groups, gid and uid of this thread only: the execve that

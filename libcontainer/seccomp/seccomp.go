@@ -38,7 +38,7 @@ var operators = map[specs.LinuxSeccompOperator]libseccomp.ScmpCompareOp{
 // Actions, Operators and Archs list what is supported (for features).
 func Actions() []string {
 	return []string{"SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_TRAP",
-		"SCMP_ACT_ERRNO", "SCMP_ACT_TRACE", "SCMP_ACT_ALLOW", "SCMP_ACT_LOG"}
+		"SCMP_ACT_ERRNO", "SCMP_ACT_TRACE", "SCMP_ACT_ALLOW", "SCMP_ACT_LOG", "SCMP_ACT_NOTIFY"}
 }
 
 // Operators lists the supported argument comparisons.
@@ -85,7 +85,7 @@ func action(a specs.LinuxSeccompAction, errnoRet *uint) (libseccomp.ScmpAction, 
 	case specs.ActLog:
 		return libseccomp.ActLog, nil
 	case specs.ActNotify:
-		return 0, errors.New("seccomp action SCMP_ACT_NOTIFY is not supported yet")
+		return libseccomp.ActNotify, nil
 	}
 	return 0, fmt.Errorf("unknown seccomp action %q", a)
 }
@@ -104,6 +104,7 @@ func Validate(s *specs.LinuxSeccomp) error {
 type Program struct {
 	filter []unix.SockFilter
 	flags  uintptr
+	notify bool
 }
 
 // Compile turns the profile into BPF. It is done early in the init, before
@@ -140,6 +141,10 @@ func Compile(s *specs.LinuxSeccomp) (*Program, error) {
 	}
 	if stub := enosysStub(s); stub != nil {
 		p.filter = append(stub, p.filter...)
+	}
+	if UsesNotify(s) {
+		p.notify = true
+		p.flags |= unix.SECCOMP_FILTER_FLAG_NEW_LISTENER
 	}
 	for _, flag := range s.Flags {
 		switch flag {
@@ -206,18 +211,41 @@ func enosysStub(s *specs.LinuxSeccomp) []unix.SockFilter {
 	}
 }
 
-// Load installs the program on the calling thread.
-func (p *Program) Load() error {
+// Load installs the program on the calling thread. With SCMP_ACT_NOTIFY
+// rules it returns the listener fd for the agent, else -1.
+func (p *Program) Load() (int, error) {
 	prog := unix.SockFprog{Len: uint16(len(p.filter)), Filter: &p.filter[0]}
-	_, _, e := unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, p.flags, uintptr(unsafe.Pointer(&prog)))
+	r, _, e := unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, p.flags, uintptr(unsafe.Pointer(&prog)))
 	runtime.KeepAlive(p)
 	if e != 0 {
-		return fmt.Errorf("load seccomp filter: %w", e)
+		return -1, fmt.Errorf("load seccomp filter: %w", e)
 	}
-	return nil
+	if p.notify {
+		return int(r), nil
+	}
+	return -1, nil
+}
+
+// UsesNotify reports whether the profile hands syscalls to an agent.
+func UsesNotify(s *specs.LinuxSeccomp) bool {
+	if s.DefaultAction == specs.ActNotify {
+		return true
+	}
+	for _, r := range s.Syscalls {
+		if r.Action == specs.ActNotify {
+			return true
+		}
+	}
+	return false
 }
 
 func build(s *specs.LinuxSeccomp) (*libseccomp.ScmpFilter, error) {
+	if UsesNotify(s) && s.ListenerPath == "" {
+		return nil, errors.New("seccomp: SCMP_ACT_NOTIFY needs listenerPath")
+	}
+	if s.DefaultAction == specs.ActNotify {
+		return nil, errors.New("seccomp: SCMP_ACT_NOTIFY cannot be the default action")
+	}
 	def, err := action(s.DefaultAction, s.DefaultErrnoRet)
 	if err != nil {
 		return nil, fmt.Errorf("seccomp defaultAction: %w", err)

@@ -69,7 +69,7 @@ func TestENOSYSForSyscallsNewerThanTheProfile(t *testing.T) {
 	errs := make(chan [3]error, 1)
 	go func() {
 		runtime.LockOSThread() // the thread dies with the filter
-		if err := prog.Load(); err != nil {
+		if _, err := prog.Load(); err != nil {
 			errs <- [3]error{err}
 			return
 		}

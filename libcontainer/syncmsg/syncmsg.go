@@ -33,6 +33,12 @@ const (
 	Hooks Type = "hooks"
 	// HooksDone (parent → init): those hooks succeeded.
 	HooksDone Type = "hooksDone"
+	// Seccomp (init → parent): the filter is loaded; Fd is the init's
+	// number of the notify listener, which the runtime copies with
+	// pidfd_getfd and hands to the seccomp agent.
+	Seccomp Type = "seccomp"
+	// SeccompDone (parent → init): the agent has the fd.
+	SeccompDone Type = "seccompDone"
 )
 
 // Message is one protocol message.
@@ -40,6 +46,7 @@ type Message struct {
 	Type    Type        `json:"type"`
 	Config  *InitConfig `json:"config,omitempty"`
 	Message string      `json:"message,omitempty"`
+	Fd      int         `json:"fd,omitempty"`
 }
 
 // InitConfig is everything the init needs beyond its inherited fds.
