@@ -52,7 +52,7 @@ func execProcess(c *cli.Context) (int, error) {
 	if err := checkArgs(c, 1, -1); err != nil {
 		return 0, err
 	}
-	for _, f := range []string{"console-socket", "pidfd-socket", "cgroup"} {
+	for _, f := range []string{"console-socket", "pidfd-socket"} {
 		if c.String(f) != "" {
 			return 0, fmt.Errorf("exec --%s is not supported yet", f)
 		}
@@ -90,7 +90,8 @@ func execProcess(c *cli.Context) (int, error) {
 		sigs = make(chan os.Signal, 64)
 		signal.Notify(sigs)
 	}
-	pid, err := ctr.Exec(&libcontainer.ExecOpts{Process: proc, ExtraFiles: extra, IgnorePause: c.Bool("ignore-paused")})
+	pid, err := ctr.Exec(&libcontainer.ExecOpts{Process: proc, ExtraFiles: extra,
+		IgnorePause: c.Bool("ignore-paused"), Cgroup: c.String("cgroup")})
 	ctr.Release()
 	if err != nil {
 		return 0, err

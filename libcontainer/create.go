@@ -288,6 +288,9 @@ func (l *launch) run(beforeRun func(pid int) error) (pid int, err error) {
 		v1 = l.mgr.V1Paths()
 	}
 	cmd.Env = append(cmd.Env, preStageEnv(p, v1)...)
+	if l.config.Exec {
+		cmd.Env = append(cmd.Env, "_BERTH_EXEC=1")
+	}
 	cgfd, err := l.mgr.OpenUnified()
 	if err != nil {
 		return 0, fmt.Errorf("open cgroup: %w", err)

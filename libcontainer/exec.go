@@ -18,6 +18,8 @@ type ExecOpts struct {
 	Process     *specs.Process
 	ExtraFiles  []*os.File
 	IgnorePause bool
+	// Cgroup is an existing sub-cgroup to start the process in.
+	Cgroup string
 }
 
 // procNSName is the /proc/PID/ns entry of each namespace type.
@@ -54,8 +56,14 @@ func (c *Container) Exec(o *ExecOpts) (int, error) {
 		ID: c.ID, Spec: spec, Process: o.Process, Exec: true, PreserveFds: len(o.ExtraFiles),
 		JoinMountNS: p.joinMount,
 	}
+	mgr := c.cgroup()
+	if o.Cgroup != "" {
+		if mgr, err = mgr.Sub(o.Cgroup); err != nil {
+			return 0, err
+		}
+	}
 	l := &launch{
-		plan: p, mgr: c.cgroup(), config: ic, process: o.Process, dir: "/", extra: o.ExtraFiles,
+		plan: p, mgr: mgr, config: ic, process: o.Process, dir: "/", extra: o.ExtraFiles,
 		hookState: func(int) specs.State { return c.SpecState() },
 	}
 	pid, err := l.run(func(int) error {

@@ -59,6 +59,35 @@ type Manager struct {
 	Mode Mode
 }
 
+// Sub returns a manager for an existing sub-cgroup of the container's
+// (exec --cgroup): "path" on v2, "ctrl[,ctrl]:path" to pick v1 hierarchies.
+func (m *Manager) Sub(spec string) (*Manager, error) {
+	ctrls, sub, ok := strings.Cut(spec, ":")
+	if !ok {
+		ctrls, sub = "", spec
+	}
+	sub = filepath.Clean("/" + sub)
+	res := &Manager{Paths: map[string]string{}, Mode: m.Mode}
+	for key, p := range m.Paths {
+		use := ctrls == ""
+		for _, c := range strings.Split(ctrls, ",") {
+			if c != "" && strings.Contains(","+key+",", ","+c+",") {
+				use = true
+			}
+		}
+		if !use {
+			res.Paths[key] = p
+			continue
+		}
+		d := filepath.Join(p, sub)
+		if _, err := os.Stat(d); err != nil {
+			return nil, fmt.Errorf("sub-cgroup %s: %w", d, err)
+		}
+		res.Paths[key] = d
+	}
+	return res, nil
+}
+
 // FromPaths rebuilds a manager from saved paths.
 func FromPaths(paths map[string]string) *Manager {
 	m := &Manager{Paths: paths, Mode: Legacy}

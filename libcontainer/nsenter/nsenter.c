@@ -114,6 +114,12 @@ void berth_nsenter(void)
 	if ((s = getenv("_BERTH_SYNCFD")) == NULL)
 		return;
 	syncfd = atoi(s);
+	/* A process joining a running container must not be ptraced or have
+	 * its fds read by the container's processes while it still holds the
+	 * runtime's (CVE-2016-9962): from its first instruction, not only once
+	 * Go is up. execve resets this. */
+	if (getenv("_BERTH_EXEC") != NULL)
+		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	join_cgroups(getenv("_BERTH_CGROUPS"));
 	if (spec == NULL || *spec == '\0') {
 		report("S");
