@@ -69,7 +69,7 @@ func newApp() *cli.App {
 		Before: setupGlobals,
 		Commands: []*cli.Command{
 			createCommand, startCommand, runCommand, execCommand, stateCommand, listCommand, killCommand,
-			deleteCommand, specCommand, featuresCommand, updateCommand, pauseCommand, resumeCommand, psCommand,
+			deleteCommand, specCommand, featuresCommand, updateCommand, pauseCommand, resumeCommand, psCommand, eventsCommand,
 		},
 		ExitErrHandler: func(*cli.Context, error) {},
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 
+	cg "github.com/opencontainers/cgroups"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/berth-runtime/berth/libcontainer/cgroups"
@@ -183,4 +184,12 @@ func (c *Container) Pids() ([]int, error) {
 		return nil, ErrNotRunning
 	}
 	return c.cgroup().Pids()
+}
+
+// Stats reads the container's cgroup statistics.
+func (c *Container) Stats() (*cg.Stats, error) {
+	if c.Status() == state.Stopped {
+		return nil, ErrNotRunning
+	}
+	return c.cgroup().Stats()
 }
