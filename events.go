@@ -49,11 +49,19 @@ var eventsCommand = &cli.Command{
 		if c.Bool("stats") {
 			return stats()
 		}
+		// Without a memory controller there are no OOM events to watch;
+		// the stats stream still runs.
+		var oomC <-chan struct{}
+		var doneC <-chan struct{}
 		w, err := events.WatchOOM(ctr.State.CgroupPaths)
-		if err != nil {
+		switch {
+		case errors.Is(err, events.ErrNoMemoryCgroup):
+		case err != nil:
 			return err
+		default:
+			defer w.Close()
+			oomC, doneC = w.C(), w.Done()
 		}
-		defer w.Close()
 		tick := time.NewTicker(c.Duration("interval"))
 		defer tick.Stop()
 		for {
@@ -65,12 +73,12 @@ var eventsCommand = &cli.Command{
 					}
 					return err
 				}
-			case <-w.C():
+			case <-oomC:
 				if err := enc.Encode(events.Event{Type: "oom", ID: ctr.ID}); err != nil {
 					return err
 				}
-			case <-w.Done():
-				return nil
+			case <-doneC:
+				return w.Err()
 			}
 		}
 	},
