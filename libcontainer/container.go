@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -168,6 +169,15 @@ func (c *Container) Start() error {
 	if err := os.Remove(fifo); err != nil {
 		return err
 	}
+	// The init keeps its end open until execve closes it: EOF means the
+	// container's program runs (or the init died); anything written is
+	// why it failed (a startContainer hook, the exec itself).
+	if msg := readUntilEOF(fd); msg != "" {
+		return errors.New(strings.TrimPrefix(msg, "E"))
+	}
+	if !procfs.Alive(c.State.InitPid, c.State.InitStartTime) {
+		return errors.New("container init exited before it ran the container's program")
+	}
 	if err := c.postStart(); err != nil {
 		return err
 	}
@@ -177,6 +187,26 @@ func (c *Container) Start() error {
 		})
 	}
 	return nil
+}
+
+// readUntilEOF reads the fifo until every writer has closed it.
+func readUntilEOF(fd int) string {
+	var out []byte
+	buf := make([]byte, 4096)
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	for {
+		if _, err := unix.Poll(fds, -1); err == unix.EINTR {
+			continue
+		}
+		n, err := unix.Read(fd, buf)
+		if err == unix.EAGAIN || err == unix.EINTR {
+			continue
+		}
+		if n <= 0 || err != nil {
+			return string(out)
+		}
+		out = append(out, buf[:n]...)
+	}
 }
 
 // postStart runs the poststart hooks. Runtime-spec 1.3: if one fails, the

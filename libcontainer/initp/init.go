@@ -133,21 +133,31 @@ func run(conn *syncmsg.Conn) error {
 	}
 	// Closing the socket tells the runtime that setup is complete.
 	conn.Close()
-	if !cfg.Exec {
-		if err := waitForStart(procfd, cfg.FifoFd); err != nil {
-			return err
-		}
-		if h := spec.Hooks; h != nil && len(h.StartContainer) > 0 {
-			st := *cfg.State
-			st.Status = specs.StateCreated
-			if err := hooks.RunAll("startContainer", h.StartContainer, st); err != nil {
-				fmt.Fprintln(os.Stderr, "berth init:", err)
-				os.Exit(1)
-			}
+	if cfg.Exec {
+		keepNofile()
+		return fmt.Errorf("exec %s: %w", proc.Args[0], syscall.Exec(path, proc.Args, env))
+	}
+	fifo, err := waitForStart(procfd, cfg.FifoFd)
+	if err != nil {
+		return err
+	}
+	// From here "berth start" listens on the fifo: it sees EOF when execve
+	// closes our end (close-on-exec), or a message when something failed.
+	fail := func(err error) error {
+		unix.Write(fifo, []byte("E"+err.Error()))
+		unix.Close(fifo)
+		os.Exit(1)
+		return err
+	}
+	if h := spec.Hooks; h != nil && len(h.StartContainer) > 0 {
+		st := *cfg.State
+		st.Status, st.Pid = specs.StateCreated, os.Getpid()
+		if err := hooks.RunAll("startContainer", h.StartContainer, st); err != nil {
+			return fail(err)
 		}
 	}
 	keepNofile()
-	return fmt.Errorf("exec %s: %w", proc.Args[0], syscall.Exec(path, proc.Args, env))
+	return fail(fmt.Errorf("exec %s: %w", proc.Args[0], syscall.Exec(path, proc.Args, env)))
 }
 
 // setupContainer builds the container around the init: namespaces it
@@ -231,7 +241,10 @@ func runtimeHooks(cfg *syncmsg.InitConfig, conn *syncmsg.Conn) error {
 		}
 	}
 	if h := cfg.Spec.Hooks; h != nil && len(h.CreateContainer) > 0 {
-		return hooks.RunAll("createContainer", h.CreateContainer, *cfg.State)
+		// Hooks in the container's namespaces see its pid as it sees it.
+		st := *cfg.State
+		st.Pid = os.Getpid()
+		return hooks.RunAll("createContainer", h.CreateContainer, st)
 	}
 	return nil
 }
@@ -450,19 +463,20 @@ func verifyCwd() error {
 }
 
 // waitForStart blocks until "berth start" opens the exec fifo for reading,
-// then tells it we are about to exec.
-func waitForStart(procfd, fifoFd int) error {
+// then tells it we were released. The returned write end stays open (it
+// closes on exec) so that start can tell a successful execve from a
+// failure.
+func waitForStart(procfd, fifoFd int) (int, error) {
 	fd, err := unix.Openat(procfd, "thread-self/fd/"+strconv.Itoa(fifoFd), unix.O_WRONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return fmt.Errorf("open exec fifo: %w", err)
+		return -1, fmt.Errorf("open exec fifo: %w", err)
 	}
 	if _, err := unix.Write(fd, []byte("0")); err != nil {
-		return fmt.Errorf("write exec fifo: %w", err)
+		return -1, fmt.Errorf("write exec fifo: %w", err)
 	}
-	unix.Close(fd)
 	unix.Close(fifoFd)
 	unix.Close(procfd)
-	return nil
+	return fd, nil
 }
 
 // keepNofile makes the Go runtime forget the RLIMIT_NOFILE it saw at start

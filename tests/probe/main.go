@@ -34,6 +34,18 @@
 //	signals [N]      handles every catchable signal, prints "ready", then the
 //	                 name of each signal received; exits 0 after N (default 1)
 //	timens           "monotonic S" and "boottime S" lines (seconds)
+//	mkdir PATH       mkdir(2) (via mkdirat); prints "ok" or the errno name, e.g. "EPERM"
+//	syscall NAME|NR [ARG...]
+//	                 makes one raw system call; each ARG is a number (0x.. and
+//	                 negative ones too) or "str:TEXT" (a pointer to TEXT);
+//	                 prints "ok" or the errno name (see probe/extra.go)
+//	notify-ready [MSG]
+//	                 sends MSG (default "READY=1") to $NOTIFY_SOCKET (unixgram);
+//	                 prints "ok" or "error: ..." (exit 1)
+//	hook FILE [TAG...]
+//	                 for OCI hooks: appends one JSON line to FILE with argv, env,
+//	                 the state read from stdin, getpid(), the mnt/pid
+//	                 namespaces and the exe of the state's pid
 //
 // The probe avoids the Go runtime's poller (it uses raw syscalls for files) so
 // that "fds" shows only what the process inherited. The go:debug settings at
@@ -124,6 +136,17 @@ func main() {
 		signals(args)
 	case "timens":
 		timens()
+	case "mkdir":
+		need(args, 1)
+		mkdir(args[0])
+	case "syscall":
+		need(args, 1)
+		rawSyscall(args)
+	case "notify-ready":
+		notifyReady(args)
+	case "hook":
+		need(args, 1)
+		hook(args[0])
 	default:
 		fail("probe: unknown command " + strconv.Quote(what))
 	}
