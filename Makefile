@@ -7,15 +7,20 @@ TAGS     := osusergo netgo urfave_cli_no_docs
 LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT) -linkmode external -extldflags -static
 export CGO_ENABLED := 1
 
-.PHONY: all berth install test unit integration integration-v2 lint clean deps
+.PHONY: all berth berth-docker-engine install test unit integration integration-v2 lint clean deps
 
 all: berth
 
 berth:
 	$(GO) build -trimpath -tags '$(TAGS)' -ldflags '$(LDFLAGS)' -o berth .
 
-install: berth
+berth-docker-engine:
+	$(GO) build -trimpath -tags '$(TAGS)' -ldflags '$(LDFLAGS)' -o berth-docker-engine ./cmd/berth-docker-engine
+
+install: berth berth-docker-engine
 	install -D -m 0755 berth $(DESTDIR)$(PREFIX)/bin/berth
+	install -D -m 0755 berth-docker-engine $(DESTDIR)$(PREFIX)/bin/berth-docker-engine
+	install -D -m 0755 scripts/berth-docker $(DESTDIR)$(PREFIX)/bin/berth-docker
 
 # deps installs what the build and the tests need on Debian 12.
 deps:

@@ -58,7 +58,7 @@ func listStates(c *cli.Context) ([]libcontainer.OCIState, error) {
 	root := c.String("root")
 	ids, err := libcontainer.List(root)
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) && !c.IsSet("root") {
+		if errors.Is(err, os.ErrNotExist) && !rootExplicit {
 			return nil, nil
 		}
 		return nil, err

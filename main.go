@@ -96,6 +96,10 @@ func defaultRoot() string {
 // logToFile is true when --log names a file: errors then also go to stderr.
 var logToFile bool
 
+// rootExplicit is true when --root was given (list treats a missing
+// default root as no containers, a missing explicit one as an error).
+var rootExplicit bool
+
 func setupGlobals(c *cli.Context) error {
 	if c.Bool("debug") {
 		logrus.SetLevel(logrus.DebugLevel)
@@ -124,6 +128,7 @@ func setupGlobals(c *cli.Context) error {
 	default:
 		return fmt.Errorf("invalid value %q for --rootless: must be true, false or auto", c.String("rootless"))
 	}
+	rootExplicit = c.IsSet("root")
 	root := c.String("root")
 	if root == "" {
 		return fmt.Errorf("--root must not be empty")

@@ -1,0 +1,254 @@
+package docker
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-runtime/berth/libcontainer/cgroups"
+	"github.com/berth-runtime/berth/libcontainer/events"
+)
+
+// LogLine is one line of a container's log: one chunk of one stream.
+type LogLine struct {
+	Stream string    `json:"stream"`
+	Log    string    `json:"log"`
+	Time   time.Time `json:"time"`
+}
+
+// LogFile is the log's name in the container dir.
+const LogFile = "container.log"
+
+// StartMonitor starts the container's monitor (self, with the hidden verb
+// "__monitor"), which outlives the CLI, and waits until it reports that the
+// container runs (or why not). exe is the berth-docker engine binary.
+func (s *Store) StartMonitor(exe, id string) error {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer devnull.Close()
+	cmd := exec.Command(exe, "__monitor", id)
+	cmd.Env = append(os.Environ(), "BERTH_DOCKER_ROOT="+s.Root, "BERTH_DOCKER_RUNROOT="+s.RunRoot,
+		"BERTH_DOCKER_RUNTIME="+s.Runtime)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, devnull, devnull
+	cmd.ExtraFiles = []*os.File{w}
+	// Its own session: it survives the terminal and the CLI.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		w.Close()
+		return err
+	}
+	w.Close()
+	cmd.Process.Release()
+	line, err := bufio.NewReader(r).ReadString('\n')
+	line = strings.TrimSpace(line)
+	switch {
+	case line == "ok":
+		return nil
+	case strings.HasPrefix(line, "error: "):
+		return errors.New(strings.TrimPrefix(line, "error: "))
+	case err != nil:
+		return fmt.Errorf("monitor died before the container started: %w", err)
+	}
+	return fmt.Errorf("monitor: unexpected report %q", line)
+}
+
+// Monitor is the monitor process's body: it is the container's subreaper,
+// holds its stdio, writes the log, records how the container ended, deletes
+// it from the runtime and carries out --rm. report is the pipe to the CLI.
+func (s *Store) Monitor(id string, report *os.File) error {
+	fail := func(err error) error {
+		fmt.Fprintf(report, "error: %s\n", oneLine(err.Error()))
+		report.Close()
+		return err
+	}
+	m, err := s.LoadMeta(id)
+	if err != nil {
+		return fail(err)
+	}
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		return fail(err)
+	}
+	dir := s.Dir(id)
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return fail(err)
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		return fail(err)
+	}
+	stdin, err := s.stdin(m)
+	if err != nil {
+		return fail(err)
+	}
+	pidFile := filepath.Join(dir, "init.pid")
+	os.Remove(pidFile)
+	// The runtime's errors go to a log of their own: its stderr is the
+	// container's, which the init keeps (a pipe copied by os/exec would
+	// never reach EOF).
+	rtLog := filepath.Join(dir, "runtime.log")
+	create := exec.Command(s.Runtime, "--root", s.RunRoot, "--log", rtLog, "create", "--bundle", dir, "--pid-file", pidFile, id)
+	create.Stdin, create.Stdout, create.Stderr = stdin, outW, errW
+	err = create.Run()
+	outW.Close()
+	errW.Close()
+	stdin.Close()
+	if err != nil {
+		s.DeleteRuntime(id, true)
+		m.Status, m.ExitCode, m.FinishedAt = "exited", 127, time.Now().UTC()
+		s.SaveMeta(m)
+		logData, _ := os.ReadFile(rtLog)
+		msg := lastLine(string(logData))
+		if msg == "" {
+			msg = err.Error()
+		}
+		return fail(fmt.Errorf("create: %s", msg))
+	}
+	log, err := os.OpenFile(filepath.Join(dir, LogFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+	if err != nil {
+		s.DeleteRuntime(id, true)
+		return fail(err)
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, p := range []struct {
+		r    *os.File
+		name string
+	}{{outR, "stdout"}, {errR, "stderr"}} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			copyLog(p.r, p.name, log, &mu)
+		}()
+	}
+	if _, err := s.run("start", id); err != nil {
+		s.DeleteRuntime(id, true)
+		m.Status, m.ExitCode, m.FinishedAt = "exited", 126, time.Now().UTC()
+		s.SaveMeta(m)
+		return fail(err)
+	}
+	data, _ := os.ReadFile(pidFile)
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(data)))
+	m.Pid, m.Status, m.StartedAt, m.MonitorPid = pid, "running", time.Now().UTC(), os.Getpid()
+	m.FinishedAt, m.ExitCode, m.OOMKilled = time.Time{}, 0, false
+	if err := s.SaveMeta(m); err != nil {
+		s.DeleteRuntime(id, true)
+		return fail(err)
+	}
+	fmt.Fprintln(report, "ok")
+	report.Close()
+
+	code := waitFor(pid)
+	// The streams end when every process holding them is gone; do not
+	// wait forever for a daemonised grandchild.
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+	}
+	oom := s.oomKilled(id)
+	s.DeleteRuntime(id, true)
+	if m2, err := s.LoadMeta(id); err == nil {
+		m = m2
+	}
+	m.Status, m.ExitCode, m.FinishedAt, m.OOMKilled, m.MonitorPid = "exited", code, time.Now().UTC(), oom, 0
+	s.SaveMeta(m)
+	if m.AutoRemove {
+		return s.RemoveDir(id)
+	}
+	return nil
+}
+
+// stdin is the container's stdin: /dev/null, or with -i a fifo in the
+// container dir that "berth-docker run -i" (or attach) writes to.
+func (s *Store) stdin(m *Meta) (*os.File, error) {
+	if !m.Options.Interactive {
+		return os.Open(os.DevNull)
+	}
+	p := filepath.Join(s.Dir(m.ID), "stdin")
+	if err := unix.Mkfifo(p, 0o600); err != nil && !errors.Is(err, os.ErrExist) {
+		return nil, err
+	}
+	// Read-write so opening does not wait for a writer; the CLI's end
+	// closing is then not an EOF, so the CLI closes it with a marker-free
+	// protocol: it writes, then the monitor's copy is reopened read-only.
+	return os.OpenFile(p, os.O_RDWR, 0)
+}
+
+// waitFor reaps children (we are a subreaper) until pid exits; it returns
+// the exit code docker reports (128+n for signal n).
+func waitFor(pid int) int {
+	for {
+		var ws unix.WaitStatus
+		got, err := unix.Wait4(-1, &ws, 0, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			// Not our child (the monitor was restarted): poll.
+			for unix.Kill(pid, 0) == nil {
+				time.Sleep(100 * time.Millisecond)
+			}
+			return 255
+		}
+		if got != pid {
+			continue
+		}
+		if ws.Signaled() {
+			return 128 + int(ws.Signal())
+		}
+		return ws.ExitStatus()
+	}
+}
+
+// oomKilled reads the container's memory cgroup OOM-kill counter before
+// the runtime removes the cgroup.
+func (s *Store) oomKilled(id string) bool {
+	mgr, err := cgroups.New(cgroupsPath(id), id)
+	if err != nil {
+		return false
+	}
+	_, kills, err := events.OOMCounters(mgr.Paths)
+	return err == nil && kills > 0
+}
+
+func cgroupsPath(id string) string { return "/berth-docker/" + id }
+
+func copyLog(r io.ReadCloser, stream string, w io.Writer, mu *sync.Mutex) {
+	defer r.Close()
+	enc := json.NewEncoder(w)
+	buf := make([]byte, 32*1024)
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			mu.Lock()
+			enc.Encode(LogLine{Stream: stream, Log: string(buf[:n]), Time: time.Now().UTC()})
+			mu.Unlock()
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

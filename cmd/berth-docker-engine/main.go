@@ -1,0 +1,25 @@
+// Command berth-docker-engine is the Go half of berth-docker: the wrapper
+// script maps docker verbs onto it, and it drives the OCI runtime (berth,
+// or runc with --runtime) through its command line only.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/berth-runtime/berth/bundle/docker"
+)
+
+func main() {
+	err := docker.App().Run(os.Args)
+	var code docker.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &code):
+		os.Exit(int(code))
+	default:
+		fmt.Fprintln(os.Stderr, "Error:", err)
+		os.Exit(1)
+	}
+}
