@@ -33,7 +33,7 @@ var createCommand = &cli.Command{
 		if err := checkArgs(c, 1, 1); err != nil {
 			return err
 		}
-		ctr, err := createContainer(c, true)
+		ctr, _, err := createContainer(c, true)
 		if err != nil {
 			return err
 		}
@@ -44,14 +44,14 @@ var createCommand = &cli.Command{
 
 // createContainer does create's work for create and run: it returns with
 // the init waiting on the exec fifo and the pid file written.
-func createContainer(c *cli.Context, detach bool) (*libcontainer.Container, error) {
+func createContainer(c *cli.Context, detach bool) (*libcontainer.Container, *ttySetup, error) {
 	id, err := containerID(c)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	pidFile, err := absPidFile(c.String("pid-file"))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	dir := c.String("bundle")
 	if dir == "" {
@@ -59,17 +59,15 @@ func createContainer(c *cli.Context, detach bool) (*libcontainer.Container, erro
 	}
 	b, err := bundle.Load(dir)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if c.String("pidfd-socket") != "" {
-		return nil, errors.New("--pidfd-socket is not supported yet")
+		return nil, nil, errors.New("--pidfd-socket is not supported yet")
 	}
 	terminal := b.Spec.Process != nil && b.Spec.Process.Terminal
-	switch {
-	case terminal:
-		return nil, errors.New("process.terminal is not supported yet")
-	case c.String("console-socket") != "":
-		return nil, errors.New("cannot use console socket if runc will not detach or allocate tty")
+	tty, err := newTTYSetup(terminal, detach, c.String("console-socket"))
+	if err != nil {
+		return nil, nil, err
 	}
 	// Socket-activation fds come first, then --preserve-fds ones: both
 	// land at 3.. in the container, in that order (runc's contract).
@@ -79,20 +77,26 @@ func createContainer(c *cli.Context, detach bool) (*libcontainer.Container, erro
 	}
 	extra, err := preservedFiles(3+len(listen), c.Int("preserve-fds"))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	ctr, err := libcontainer.Create(&libcontainer.CreateOpts{
 		Root: c.String("root"), ID: id, Bundle: b, NoPivot: c.Bool("no-pivot"),
 		NoNewKeyring: c.Bool("no-new-keyring"), ExtraFiles: append(listen, extra...),
-		NotifySocket: os.Getenv("NOTIFY_SOCKET"),
+		NotifySocket: os.Getenv("NOTIFY_SOCKET"), ConsoleSocket: tty.socket(),
 	})
 	if err != nil {
-		return nil, err
+		tty.close()
+		return nil, nil, err
 	}
 	if err := writePidFile(pidFile, ctr.InitPid()); err != nil {
 		ctr.Delete(true)
 		ctr.Release()
-		return nil, err
+		tty.close()
+		return nil, nil, err
 	}
-	return ctr, nil
+	if tty != nil {
+		// The init has its copy; ours would keep the socket open.
+		tty.sock.Close()
+	}
+	return ctr, tty, nil
 }

@@ -52,13 +52,8 @@ func execProcess(c *cli.Context) (int, error) {
 	if err := checkArgs(c, 1, -1); err != nil {
 		return 0, err
 	}
-	for _, f := range []string{"console-socket", "pidfd-socket"} {
-		if c.String(f) != "" {
-			return 0, fmt.Errorf("exec --%s is not supported yet", f)
-		}
-	}
-	if c.Bool("tty") {
-		return 0, errors.New("exec --tty is not supported yet")
+	if c.String("pidfd-socket") != "" {
+		return 0, errors.New("exec --pidfd-socket is not supported yet")
 	}
 	if c.String("apparmor") != "" {
 		return 0, errors.New("apparmor is not enabled on this host")
@@ -85,14 +80,27 @@ func execProcess(c *cli.Context) (int, error) {
 		return 0, err
 	}
 	detach := c.Bool("detach")
+	tty, err := newTTYSetup(proc.Terminal, detach, c.String("console-socket"))
+	if err != nil {
+		ctr.Release()
+		return 0, err
+	}
 	var sigs chan os.Signal
 	if !detach {
 		sigs = make(chan os.Signal, 64)
 		signal.Notify(sigs)
 	}
 	pid, err := ctr.Exec(&libcontainer.ExecOpts{Process: proc, ExtraFiles: extra,
-		IgnorePause: c.Bool("ignore-paused"), Cgroup: c.String("cgroup")})
+		IgnorePause: c.Bool("ignore-paused"), Cgroup: c.String("cgroup"), ConsoleSocket: tty.socket()})
 	ctr.Release()
+	if err != nil {
+		tty.close()
+		return 0, err
+	}
+	if tty != nil {
+		tty.sock.Close()
+	}
+	waitTTY, err := tty.proxy()
 	if err != nil {
 		return 0, err
 	}
@@ -103,7 +111,9 @@ func execProcess(c *cli.Context) (int, error) {
 		return 0, nil
 	}
 	go forwardTo(sigs, pid)
-	return libcontainer.WaitPid(pid), nil
+	code := libcontainer.WaitPid(pid)
+	waitTTY()
+	return code, nil
 }
 
 // execProcessSpec builds the process: from -p, or from the container's
@@ -132,7 +142,7 @@ func execProcessSpec(c *cli.Context, ctr *libcontainer.Container) (*specs.Proces
 	}
 	p := *spec.Process
 	p.Args = c.Args().Slice()[1:]
-	p.Terminal = false
+	p.Terminal = c.Bool("tty")
 	p.Env = append(append([]string{}, p.Env...), c.StringSlice("env")...)
 	if cwd := c.String("cwd"); cwd != "" {
 		p.Cwd = cwd

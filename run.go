@@ -35,8 +35,16 @@ var runCommand = &cli.Command{
 			sigs = make(chan os.Signal, 64)
 			signal.Notify(sigs)
 		}
-		ctr, err := createContainer(c, detach)
+		ctr, tty, err := createContainer(c, detach)
 		if err != nil {
+			return err
+		}
+		// With a terminal, the master arrives once the init has set it
+		// up, before start: proxy it from now on.
+		waitTTY, err := tty.proxy()
+		if err != nil {
+			ctr.Release()
+			destroy(c.String("root"), ctr.ID)
 			return err
 		}
 		// Other commands (kill, state) must be able to act on the container
@@ -44,6 +52,7 @@ var runCommand = &cli.Command{
 		ctr.Release()
 		if err := startLocked(ctr, c.String("root")); err != nil {
 			destroy(c.String("root"), ctr.ID)
+			waitTTY()
 			return err
 		}
 		if detach {
@@ -51,6 +60,7 @@ var runCommand = &cli.Command{
 		}
 		go forwardTo(sigs, ctr.InitPid())
 		code := ctr.Wait()
+		waitTTY()
 		if !c.Bool("keep") {
 			if err := destroy(c.String("root"), ctr.ID); err != nil {
 				return err

@@ -38,6 +38,8 @@ type CreateOpts struct {
 	ExtraFiles []*os.File
 	// NotifySocket is the caller's NOTIFY_SOCKET, proxied for the container.
 	NotifySocket string
+	// ConsoleSocket receives the pty master when process.terminal is set.
+	ConsoleSocket *os.File
 	// Stdio of the container; nil means the runtime's own.
 	Stdin, Stdout, Stderr *os.File
 }
@@ -153,7 +155,7 @@ func spawn(o *CreateOpts, c *Container, p *plan, mgr *cgroups.Manager) (int, err
 	l := &launch{
 		plan: p, mgr: mgr, config: ic, process: spec.Process, dir: o.Bundle.Dir,
 		extra: o.ExtraFiles, fifo: fifoFd, stdin: o.Stdin, stdout: o.Stdout, stderr: o.Stderr,
-		uidMap: spec.Linux.UIDMappings, gidMap: spec.Linux.GIDMappings,
+		uidMap: spec.Linux.UIDMappings, gidMap: spec.Linux.GIDMappings, console: o.ConsoleSocket,
 	}
 	hookState := func(pid int) specs.State {
 		return specs.State{Version: spec.Version, ID: o.ID, Status: specs.StateCreating, Pid: pid,
@@ -196,6 +198,8 @@ type launch struct {
 	fifo                  *os.File
 	stdin, stdout, stderr *os.File
 	uidMap, gidMap        []specs.LinuxIDMapping
+	// console is the socket that receives the pty master (terminal).
+	console *os.File
 	// hookState is the state the init's own hooks get; runtimeHooks runs
 	// prestart and createRuntime when the init asks (create only).
 	hookState    func(pid int) specs.State
@@ -241,6 +245,10 @@ func (l *launch) run(beforeRun func(pid int) error) (pid int, err error) {
 	extra := append(append([]*os.File{}, l.extra...), childSock)
 	if l.fifo != nil {
 		extra = append(extra, l.fifo)
+	}
+	if l.console != nil {
+		l.config.ConsoleFd = 3 + len(extra)
+		extra = append(extra, l.console)
 	}
 	extra = append(extra, exe)
 	base := 3 + len(l.extra)

@@ -20,6 +20,8 @@ type ExecOpts struct {
 	IgnorePause bool
 	// Cgroup is an existing sub-cgroup to start the process in.
 	Cgroup string
+	// ConsoleSocket receives the pty master when the process has a terminal.
+	ConsoleSocket *os.File
 }
 
 // procNSName is the /proc/PID/ns entry of each namespace type.
@@ -63,7 +65,7 @@ func (c *Container) Exec(o *ExecOpts) (int, error) {
 		}
 	}
 	l := &launch{
-		plan: p, mgr: mgr, config: ic, process: o.Process, dir: "/", extra: o.ExtraFiles,
+		plan: p, mgr: mgr, config: ic, process: o.Process, dir: "/", extra: o.ExtraFiles, console: o.ConsoleSocket,
 		hookState: func(int) specs.State { return c.SpecState() },
 	}
 	pid, err := l.run(func(int) error {

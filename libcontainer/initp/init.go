@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-runtime/berth/libcontainer/caps"
+	"github.com/berth-runtime/berth/libcontainer/console"
 	"github.com/berth-runtime/berth/libcontainer/hooks"
 	"github.com/berth-runtime/berth/libcontainer/rootfs"
 	"github.com/berth-runtime/berth/libcontainer/seccomp"
@@ -87,6 +88,11 @@ func run(conn *syncmsg.Conn) error {
 	if proc == nil {
 		// A container without a process: it exists, it can never start.
 		return holdWithoutProcess(conn, ppid)
+	}
+	if proc.Terminal {
+		if err := setupTerminal(cfg, proc); err != nil {
+			return err
+		}
 	}
 	env := withHome(proc.Env, proc.User.UID)
 	path, err := lookPath(proc.Args[0], env, proc.Cwd)
@@ -227,6 +233,40 @@ func setupContainer(cfg *syncmsg.InitConfig, conn *syncmsg.Conn) (procfd int, er
 		}
 	}
 	return procfd, nil
+}
+
+// setupTerminal allocates the pty in the container's devpts, binds its
+// peer over /dev/console (container init only), hands the master to the
+// console socket and makes the peer our stdio and controlling terminal.
+func setupTerminal(cfg *syncmsg.InitConfig, proc *specs.Process) error {
+	if cfg.ConsoleFd <= 0 {
+		return errors.New("process.terminal is set but there is no console socket")
+	}
+	sock := os.NewFile(uintptr(cfg.ConsoleFd), "console-socket")
+	defer sock.Close()
+	master, peer, _, err := console.AllocPty("/dev/pts")
+	if err != nil {
+		return fmt.Errorf("allocate pty: %w", err)
+	}
+	defer master.Close()
+	defer peer.Close()
+	if sz := proc.ConsoleSize; sz != nil {
+		if err := console.SetSize(master, sz.Height, sz.Width); err != nil {
+			return fmt.Errorf("set console size: %w", err)
+		}
+	}
+	if !cfg.Exec {
+		if err := console.MountConsole(peer); err != nil {
+			return fmt.Errorf("mount /dev/console: %w", err)
+		}
+	}
+	if err := console.SendConsole(sock, master); err != nil {
+		return fmt.Errorf("send pty master to the console socket: %w", err)
+	}
+	if err := console.SetupStdio(peer); err != nil {
+		return fmt.Errorf("make the pty the process's terminal: %w", err)
+	}
+	return nil
 }
 
 // runtimeHooks has the runtime run prestart and createRuntime (in its own

@@ -61,6 +61,8 @@ type InitConfig struct {
 	PreserveFds int `json:"preserveFds,omitempty"`
 	// FifoFd is the init's O_PATH fd of the exec fifo.
 	FifoFd int `json:"fifoFd"`
+	// ConsoleFd is the init's fd of the console socket (0: no terminal).
+	ConsoleFd int `json:"consoleFd,omitempty"`
 	// UnshareCgroupNS asks the init to create its cgroup namespace itself,
 	// after it has been placed in its cgroup.
 	UnshareCgroupNS bool `json:"unshareCgroupNS,omitempty"`
