@@ -28,3 +28,22 @@ sleep 0.2
 "$BERTH" --root "$root" state demo | grep '"status"'
 "$BERTH" --root "$root" delete demo
 "$BERTH" --root "$root" list
+set +x
+
+# The seed's flow with berth-docker: a busybox image from the host's
+# busybox-static, a detached named container, ps, stop, rm.
+export BERTH_DOCKER_ROOT=$work/docker BERTH_DOCKER_RUNROOT=$work/docker-run
+export BERTH_DOCKER_ENGINE=${BERTH_DOCKER_ENGINE:-$PWD/berth-docker-engine}
+export PATH=$(dirname "$BERTH"):$PATH
+bd=scripts/berth-docker
+trap '"$bd" rm -f demo >/dev/null 2>&1 || true; "$BERTH" --root "$root" delete -f demo >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+set -x
+"$bd" import-busybox
+"$bd" images
+"$bd" run -d --name demo busybox top
+"$bd" ps
+"$bd" exec demo sh -c 'echo "hello from $(hostname)"'
+"$bd" stop demo
+"$bd" ps -a
+"$bd" rm demo
+"$bd" ps -a
