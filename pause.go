@@ -1,21 +1,17 @@
 package main
 
-import "github.com/urfave/cli/v2"
+import (
+	"github.com/urfave/cli/v2"
+
+	"github.com/berth-runtime/berth/libcontainer"
+)
 
 var pauseCommand = &cli.Command{
 	Name:      "pause",
 	Usage:     "pause suspends all processes inside the container",
 	ArgsUsage: "<container-id>",
 	Action: func(c *cli.Context) error {
-		if err := checkArgs(c, 1, 1); err != nil {
-			return err
-		}
-		ctr, err := loadContainer(c)
-		if err != nil {
-			return err
-		}
-		defer ctr.Release()
-		return ctr.Pause()
+		return onContainer(c, (*libcontainer.Container).Pause)
 	},
 }
 
@@ -24,14 +20,6 @@ var resumeCommand = &cli.Command{
 	Usage:     "resumes all processes that have been previously paused",
 	ArgsUsage: "<container-id>",
 	Action: func(c *cli.Context) error {
-		if err := checkArgs(c, 1, 1); err != nil {
-			return err
-		}
-		ctr, err := loadContainer(c)
-		if err != nil {
-			return err
-		}
-		defer ctr.Release()
-		return ctr.Resume()
+		return onContainer(c, (*libcontainer.Container).Resume)
 	},
 }

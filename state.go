@@ -5,6 +5,8 @@ import (
 	"os"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/berth-runtime/berth/libcontainer"
 )
 
 var stateCommand = &cli.Command{
@@ -12,20 +14,14 @@ var stateCommand = &cli.Command{
 	Usage:     "output the state of a container",
 	ArgsUsage: "<container-id>",
 	Action: func(c *cli.Context) error {
-		if err := checkArgs(c, 1, 1); err != nil {
+		return onContainer(c, func(ctr *libcontainer.Container) error {
+			data, err := json.MarshalIndent(ctr.OCIState(), "", "  ")
+			if err != nil {
+				return err
+			}
+			// runc prints no trailing newline.
+			_, err = os.Stdout.Write(data)
 			return err
-		}
-		ctr, err := loadContainer(c)
-		if err != nil {
-			return err
-		}
-		defer ctr.Release()
-		data, err := json.MarshalIndent(ctr.OCIState(), "", "  ")
-		if err != nil {
-			return err
-		}
-		// runc prints no trailing newline.
-		_, err = os.Stdout.Write(data)
-		return err
+		})
 	},
 }

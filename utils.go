@@ -50,6 +50,20 @@ func loadContainer(c *cli.Context) (*libcontainer.Container, error) {
 	return libcontainer.Load(c.String("root"), id)
 }
 
+// onContainer loads the container named by the only argument, runs f on
+// it under its lock, and releases it.
+func onContainer(c *cli.Context, f func(*libcontainer.Container) error) error {
+	if err := checkArgs(c, 1, 1); err != nil {
+		return err
+	}
+	ctr, err := loadContainer(c)
+	if err != nil {
+		return err
+	}
+	defer ctr.Release()
+	return f(ctr)
+}
+
 // writePidFile writes pid atomically, decimal with no newline, as go-runc
 // and conmon expect.
 func writePidFile(path string, pid int) error {
