@@ -130,16 +130,18 @@ func (c *Container) Start() error {
 		nl = l
 	}
 	fifo := filepath.Join(c.Dir, state.FifoFile)
-	fd, err := unix.Open(fifo, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("open exec fifo: %w", err)
-	}
-	defer unix.Close(fd)
+	// The pidfd first: opening the fifo releases the init, and a short
+	// program may be gone a moment later.
 	pidfd, err := c.pidfd()
 	if err != nil {
 		return err
 	}
 	defer unix.Close(pidfd)
+	fd, err := unix.Open(fifo, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open exec fifo: %w", err)
+	}
+	defer unix.Close(fd)
 	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}, {Fd: int32(pidfd), Events: unix.POLLIN}}
 	for {
 		_, err := unix.Poll(fds, -1)
