@@ -21,6 +21,8 @@ type ttySetup struct {
 // newTTYSetup applies runc's rules for terminal, detach and console socket.
 func newTTYSetup(terminal, detach bool, socketPath string) (*ttySetup, error) {
 	switch {
+	case socketPath != "" && (!detach || !terminal):
+		return nil, errors.New("cannot use console socket if runc will not detach or allocate tty")
 	case terminal && socketPath != "":
 		sock, err := console.DialSocket(socketPath)
 		if err != nil {
@@ -35,8 +37,6 @@ func newTTYSetup(terminal, detach bool, socketPath string) (*ttySetup, error) {
 			return nil, err
 		}
 		return &ttySetup{sock: os.NewFile(uintptr(fds[0]), "console"), recv: os.NewFile(uintptr(fds[1]), "console-recv")}, nil
-	case socketPath != "":
-		return nil, errors.New("cannot use console socket if runc will not detach or allocate tty")
 	}
 	return nil, nil
 }

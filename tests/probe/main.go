@@ -147,6 +147,10 @@ func main() {
 	case "hook":
 		need(args, 1)
 		hook(args[0])
+	case "winsize":
+		winsize()
+	case "winsize-wait":
+		winsizeWait(args)
 	default:
 		fail("probe: unknown command " + strconv.Quote(what))
 	}
