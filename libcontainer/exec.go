@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -66,6 +67,7 @@ func (c *Container) Exec(o *ExecOpts) (int, error) {
 	}
 	l := &launch{
 		plan: p, mgr: mgr, config: ic, process: o.Process, dir: "/", extra: o.ExtraFiles, console: o.ConsoleSocket,
+		root:      filepath.Dir(c.Dir),
 		hookState: func(int) specs.State { return c.SpecState() },
 	}
 	pid, err := l.run(func(int) error {

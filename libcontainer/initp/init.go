@@ -109,12 +109,7 @@ func run(conn *syncmsg.Conn) error {
 			return fmt.Errorf("set no_new_privs: %w", err)
 		}
 	}
-	var filter *seccomp.Program
-	if sc := cfg.Spec.Linux.Seccomp; sc != nil {
-		if filter, err = seccomp.Compile(sc); err != nil {
-			return err
-		}
-	}
+	filter := cfg.Seccomp
 	if err := conn.Send(syncmsg.Message{Type: syncmsg.Ready}); err != nil {
 		return err
 	}

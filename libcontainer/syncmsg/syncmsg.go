@@ -12,6 +12,8 @@ import (
 	"os"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/berth-runtime/berth/libcontainer/seccomp"
 )
 
 // Type is the closed set of message kinds.
@@ -61,6 +63,8 @@ type InitConfig struct {
 	PreserveFds int `json:"preserveFds,omitempty"`
 	// FifoFd is the init's O_PATH fd of the exec fifo.
 	FifoFd int `json:"fifoFd"`
+	// Seccomp is the compiled filter of the process (nil: none).
+	Seccomp *seccomp.Program `json:"seccomp,omitempty"`
 	// ConsoleFd is the init's fd of the console socket (0: no terminal).
 	ConsoleFd int `json:"consoleFd,omitempty"`
 	// UnshareCgroupNS asks the init to create its cgroup namespace itself,
