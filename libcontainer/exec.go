@@ -34,7 +34,8 @@ var procNSName = map[specs.LinuxNamespaceType]string{
 
 // Exec starts a process inside the container: in all of its namespaces and
 // its cgroup, with the given process's user, capabilities and rlimits. It
-// returns the pid; the caller is its parent and may wait for it.
+// returns the pid; the caller is its parent and may wait for it. It
+// releases the container's lock once it has read what it needs.
 func (c *Container) Exec(o *ExecOpts) (int, error) {
 	switch st := c.Status(); st {
 	case state.Stopped:
@@ -70,6 +71,10 @@ func (c *Container) Exec(o *ExecOpts) (int, error) {
 		root:      filepath.Dir(c.Dir),
 		hookState: func(int) specs.State { return c.SpecState() },
 	}
+	// The lock is not needed to join the container, and holding it would
+	// deadlock "exec --ignore-paused" against "resume": the new process
+	// is frozen until the container is thawed.
+	c.Release()
 	pid, err := l.run(func(int) error {
 		// The init must still be the one we joined.
 		if c.Status() == state.Stopped {
