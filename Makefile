@@ -1,11 +1,13 @@
 # Berth build, install and test entry points.
 PREFIX   ?= /usr/local
-GO       ?= go
+GO       ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
 VERSION  ?= $(shell cat VERSION 2>/dev/null || echo 0.1.0-dev)
 COMMIT   ?= $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 TAGS     := osusergo netgo urfave_cli_no_docs
 LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT) -linkmode external -extldflags -static
 export CGO_ENABLED := 1
+# The tests build helpers with go too: make sure it is on PATH.
+export PATH := $(dir $(GO)):$(PATH)
 
 .PHONY: all berth berth-docker-engine install test unit integration integration-v2 lint clean deps
 
