@@ -9,7 +9,7 @@ export CGO_ENABLED := 1
 # The tests build helpers with go too: make sure it is on PATH.
 export PATH := $(dir $(GO)):$(PATH)
 
-.PHONY: all berth berth-docker-engine install test unit integration integration-v2 lint clean deps
+.PHONY: all berth berth-docker-engine docker-test install test unit integration integration-v2 lint clean deps
 
 all: berth
 
@@ -39,9 +39,13 @@ integration: berth
 integration-v2: berth
 	BERTH_BIN=$(CURDIR)/berth tests/run-v2.sh $(GO) test -count=1 -timeout 15m ./tests/integration/
 
+# berth-docker's suite, once with berth and once with runc as the runtime.
+docker-test: berth berth-docker-engine
+	BERTH_BIN=$(CURDIR)/berth BERTH_DOCKER_ENGINE=$(CURDIR)/berth-docker-engine $(GO) test -count=1 -timeout 15m ./tests/docker/
+
 # test runs everything: unit tests, then the integration suite on the host's
-# cgroup layout and again in a cgroup v2 view.
-test: unit integration integration-v2
+# cgroup layout and again in a cgroup v2 view, then berth-docker's suite.
+test: unit integration integration-v2 docker-test
 
 lint:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
 
 	"github.com/berth-runtime/berth/bundle/image"
 	"github.com/berth-runtime/berth/libcontainer/state"
@@ -212,9 +213,6 @@ var runCmd = &cli.Command{
 		if err != nil {
 			return err
 		}
-		if o.TTY {
-			return errors.New("-t is not supported yet")
-		}
 		m, err := s.Create(is, c.Args().First(), o)
 		if err != nil {
 			return err
@@ -224,14 +222,15 @@ var runCmd = &cli.Command{
 			return err
 		}
 		var stdinDone chan struct{}
-		if o.Interactive && !o.Detach {
+		if o.Interactive && !o.Detach && !o.TTY {
 			stdinDone = make(chan struct{})
 			go func() {
 				defer close(stdinDone)
 				feedStdin(s, m.ID)
 			}()
 		}
-		if err := s.StartMonitor(exe, m.ID); err != nil {
+		conn, err := s.StartMonitor(exe, m.ID)
+		if err != nil {
 			if o.Remove {
 				s.RemoveDir(m.ID)
 			}
@@ -241,9 +240,22 @@ var runCmd = &cli.Command{
 			fmt.Println(m.ID)
 			return nil
 		}
-		code, err := s.Follow(m.ID, os.Stdout, os.Stderr)
+		var code int
+		if conn != nil {
+			if err := Attach(conn, os.Stdin, os.Stdout); err != nil {
+				return err
+			}
+			code, err = s.Follow(m.ID, io.Discard, io.Discard)
+		} else {
+			code, err = s.Follow(m.ID, os.Stdout, os.Stderr)
+		}
 		if err != nil {
 			return err
+		}
+		if o.Remove {
+			if err := s.Remove(m, true); err != nil {
+				return err
+			}
 		}
 		return ExitError(code)
 	},
@@ -349,12 +361,25 @@ func (s *Store) Create(is *image.Store, ref string, o *RunOptions) (m *Meta, err
 	if err != nil {
 		return nil, err
 	}
+	// Names are checked and taken under one lock, so two runs with the
+	// same name cannot both win.
+	unlock, err := s.lockNames()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	if o.Name != "" {
 		if !validName(o.Name) {
 			return nil, fmt.Errorf("invalid container name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", o.Name)
 		}
-		if _, err := s.Find(o.Name); err == nil {
-			return nil, fmt.Errorf("the container name %q is already in use", o.Name)
+		all, err := s.List()
+		if err != nil {
+			return nil, err
+		}
+		for _, other := range all {
+			if other.Name == o.Name {
+				return nil, fmt.Errorf("the container name %q is already in use by container %s", o.Name, other.ID[:12])
+			}
 		}
 	}
 	id := NewID()
@@ -391,9 +416,27 @@ func (s *Store) Create(is *image.Store, ref string, o *RunOptions) (m *Meta, err
 	m = &Meta{
 		ID: id, Name: o.Name, Command: strings.Join(spec.Process.Args, " "), CreatedTime: time.Now().UTC(),
 		Status: "created", Image: name, ImageID: img.ID, StopSignal: img.Config.StopSignal,
-		AutoRemove: o.Remove, Options: *o,
+		// A foreground run removes the container itself once it has the
+		// exit code; a detached one leaves that to the monitor.
+		AutoRemove: o.Remove && o.Detach, Options: *o, Runtime: s.Runtime, RunRoot: s.RunRoot,
 	}
 	return m, s.SaveMeta(m)
+}
+
+// lockNames takes the store-wide lock for name assignment.
+func (s *Store) lockNames() (func(), error) {
+	if err := os.MkdirAll(s.Root, 0o711); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(filepath.Join(s.Root, "containers.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { f.Close() }, nil
 }
 
 func validName(n string) bool {
@@ -435,13 +478,16 @@ func (s *Store) Follow(id string, stdout, stderr io.Writer) (int, error) {
 			return m.ExitCode, nil
 		}
 		if m.Status == "running" && !s.alive(m) {
-			return m.ExitCode, nil
+			// The container is gone; the monitor is about to record how
+			// (or is dead itself: settle records what is known).
+			s.settle(m)
+			continue
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 }
 
-// printLog prints log lines from offset on and returns the new offset.
+// printLog prints log records from offset on and returns the new offset.
 func (s *Store) printLog(id string, off int64, stdout, stderr io.Writer, stamps bool) (int64, error) {
 	f, err := os.Open(filepath.Join(s.Dir(id), LogFile))
 	if err != nil {

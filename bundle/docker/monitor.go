@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -33,16 +34,17 @@ const LogFile = "container.log"
 
 // StartMonitor starts the container's monitor (self, with the hidden verb
 // "__monitor"), which outlives the CLI, and waits until it reports that the
-// container runs (or why not). exe is the berth-docker engine binary.
-func (s *Store) StartMonitor(exe, id string) error {
+// container runs (or why not). exe is the berth-docker engine binary. For
+// run -it the monitor first asks us to attach; the connection is returned.
+func (s *Store) StartMonitor(exe, id string) (net.Conn, error) {
 	r, w, err := os.Pipe()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer r.Close()
 	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer devnull.Close()
 	cmd := exec.Command(exe, "__monitor", id)
@@ -50,25 +52,36 @@ func (s *Store) StartMonitor(exe, id string) error {
 		"BERTH_DOCKER_RUNTIME="+s.Runtime)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, devnull, devnull
 	cmd.ExtraFiles = []*os.File{w}
+	// Not the caller's cwd: the monitor must not pin its file system.
+	cmd.Dir = "/"
 	// Its own session: it survives the terminal and the CLI.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
 		w.Close()
-		return err
+		return nil, err
 	}
 	w.Close()
 	cmd.Process.Release()
-	line, err := bufio.NewReader(r).ReadString('\n')
-	line = strings.TrimSpace(line)
-	switch {
-	case line == "ok":
-		return nil
-	case strings.HasPrefix(line, "error: "):
-		return errors.New(strings.TrimPrefix(line, "error: "))
-	case err != nil:
-		return fmt.Errorf("monitor died before the container started: %w", err)
+	br := bufio.NewReader(r)
+	var conn net.Conn
+	for {
+		line, err := br.ReadString('\n')
+		line = strings.TrimSpace(line)
+		switch {
+		case line == "ok":
+			return conn, nil
+		case strings.HasPrefix(line, "attach "):
+			if conn, err = net.Dial("unix", strings.TrimPrefix(line, "attach ")); err != nil {
+				return nil, err
+			}
+			continue
+		case strings.HasPrefix(line, "error: "):
+			return nil, errors.New(strings.TrimPrefix(line, "error: "))
+		case err != nil:
+			return nil, fmt.Errorf("monitor died before the container started: %w", err)
+		}
+		return nil, fmt.Errorf("monitor: unexpected report %q", line)
 	}
-	return fmt.Errorf("monitor: unexpected report %q", line)
 }
 
 // Monitor is the monitor process's body: it is the container's subreaper,
@@ -106,12 +119,32 @@ func (s *Store) Monitor(id string, report *os.File) error {
 	// container's, which the init keeps (a pipe copied by os/exec would
 	// never reach EOF).
 	rtLog := filepath.Join(dir, "runtime.log")
-	create := exec.Command(s.Runtime, "--root", s.RunRoot, "--log", rtLog, "create", "--bundle", dir, "--pid-file", pidFile, id)
+	args := []string{"--root", s.RunRoot, "--log", rtLog, "create", "--bundle", dir, "--pid-file", pidFile}
+	// With a terminal the container's stdio is a pty whose master the
+	// runtime sends to our console socket.
+	var tty *ttyServer
+	var gotMaster <-chan error
+	if m.Options.TTY {
+		if tty, err = newTTYServer(); err != nil {
+			return fail(err)
+		}
+		defer tty.close()
+		if gotMaster, err = tty.receive(); err != nil {
+			return fail(err)
+		}
+		args = append(args, "--console-socket", tty.consolePath())
+	}
+	create := exec.Command(s.Runtime, append(args, id)...)
 	create.Stdin, create.Stdout, create.Stderr = stdin, outW, errW
 	err = create.Run()
 	outW.Close()
 	errW.Close()
 	stdin.Close()
+	if err == nil && tty != nil {
+		if err = <-gotMaster; err != nil {
+			s.DeleteRuntime(id, true)
+		}
+	}
 	if err != nil {
 		s.DeleteRuntime(id, true)
 		m.Status, m.ExitCode, m.FinishedAt = "exited", 127, time.Now().UTC()
@@ -140,6 +173,28 @@ func (s *Store) Monitor(id string, report *os.File) error {
 			copyLog(p.r, p.name, log, &mu)
 		}()
 	}
+	var ttyDone <-chan struct{}
+	if tty != nil {
+		ttyDone, err = tty.serve(func(b []byte) {
+			mu.Lock()
+			json.NewEncoder(log).Encode(LogLine{Stream: "stdout", Log: string(b), Time: time.Now().UTC()})
+			mu.Unlock()
+		})
+		if err != nil {
+			s.DeleteRuntime(id, true)
+			return fail(err)
+		}
+		m.AttachSocket = tty.AttachPath()
+		if m.Options.Interactive && !m.Options.Detach {
+			// docker attaches before it starts: nothing the container
+			// prints first is lost, and its input is there from the start.
+			fmt.Fprintf(report, "attach %s\n", tty.AttachPath())
+			select {
+			case <-tty.attached:
+			case <-time.After(30 * time.Second):
+			}
+		}
+	}
 	if _, err := s.run("start", id); err != nil {
 		s.DeleteRuntime(id, true)
 		m.Status, m.ExitCode, m.FinishedAt = "exited", 126, time.Now().UTC()
@@ -158,6 +213,12 @@ func (s *Store) Monitor(id string, report *os.File) error {
 	report.Close()
 
 	code := waitFor(pid)
+	if ttyDone != nil {
+		select {
+		case <-ttyDone:
+		case <-time.After(2 * time.Second):
+		}
+	}
 	// The streams end when every process holding them is gone; do not
 	// wait forever for a daemonised grandchild.
 	done := make(chan struct{})
@@ -189,10 +250,14 @@ func (s *Store) stdin(m *Meta) (*os.File, error) {
 	if err := unix.Mkfifo(p, 0o600); err != nil && !errors.Is(err, os.ErrExist) {
 		return nil, err
 	}
-	// Read-write so opening does not wait for a writer; the CLI's end
-	// closing is then not an EOF, so the CLI closes it with a marker-free
-	// protocol: it writes, then the monitor's copy is reopened read-only.
-	return os.OpenFile(p, os.O_RDWR, 0)
+	if m.Options.Detach {
+		// Nobody writes now: keep it open (read-write, so there is always
+		// a writer) like docker's -di, rather than an immediate EOF.
+		return os.OpenFile(p, os.O_RDWR, 0)
+	}
+	// The foreground CLI opens the write end: the container reads its
+	// stdin, then EOF when the CLI's stdin ends.
+	return os.OpenFile(p, os.O_RDONLY, 0)
 }
 
 // waitFor reaps children (we are a subreaper) until pid exits; it returns
@@ -234,18 +299,23 @@ func (s *Store) oomKilled(id string) bool {
 
 func cgroupsPath(id string) string { return "/berth-docker/" + id }
 
+// copyLog writes one record per line of the stream (a last partial line
+// is written when the stream ends, or once it reaches 16 KiB).
 func copyLog(r io.ReadCloser, stream string, w io.Writer, mu *sync.Mutex) {
 	defer r.Close()
 	enc := json.NewEncoder(w)
-	buf := make([]byte, 32*1024)
+	emit := func(b []byte) {
+		mu.Lock()
+		enc.Encode(LogLine{Stream: stream, Log: string(b), Time: time.Now().UTC()})
+		mu.Unlock()
+	}
+	br := bufio.NewReaderSize(r, 16*1024)
 	for {
-		n, err := r.Read(buf)
-		if n > 0 {
-			mu.Lock()
-			enc.Encode(LogLine{Stream: stream, Log: string(buf[:n]), Time: time.Now().UTC()})
-			mu.Unlock()
+		line, err := br.ReadSlice('\n')
+		if len(line) > 0 && (err == nil || err == bufio.ErrBufferFull || err == io.EOF) {
+			emit(line)
 		}
-		if err != nil {
+		if err != nil && err != bufio.ErrBufferFull {
 			return
 		}
 	}

@@ -31,12 +31,13 @@ func (s *Store) Prune(out io.Writer) error {
 	}
 	known := map[string]bool{}
 	for _, m := range metas {
-		if s.running(m) {
+		ms := s.forMeta(m)
+		if ms.running(m) {
 			known[m.ID] = true
 			continue
 		}
-		s.settle(m)
-		if err := s.Remove(m, false); err != nil {
+		ms.settle(m)
+		if err := ms.Remove(m, false); err != nil {
 			return err
 		}
 		fmt.Fprintln(out, "Deleted: "+m.ID)
@@ -56,7 +57,7 @@ func (s *Store) Prune(out io.Writer) error {
 	}
 	entries, _ := os.ReadDir(base)
 	for _, e := range entries {
-		if known[e.Name()] {
+		if known[e.Name()] || strings.HasPrefix(e.Name(), ".") {
 			continue
 		}
 		if _, err := os.Stat(filepath.Join(base, e.Name(), "meta.json")); err == nil {

@@ -15,6 +15,7 @@ import (
 
 	mobyseccomp "github.com/moby/profiles/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/berth-runtime/berth/bundle/image"
 	"github.com/berth-runtime/berth/libcontainer/caps"
@@ -264,7 +265,9 @@ func lookupByID(file string, id, idField, gidField int) (int, int, error) {
 
 func capabilities(o *RunOptions) ([]string, error) {
 	if o.Privileged {
-		return caps.Names(), nil
+		// Every capability we have ourselves, as docker grants: asking
+		// for more than the runtime holds would only fail.
+		return ownCapabilities(), nil
 	}
 	set := map[string]bool{}
 	for _, c := range defaultCaps {
@@ -314,6 +317,17 @@ func capabilities(o *RunOptions) ([]string, error) {
 		}
 	}
 	return res, nil
+}
+
+// ownCapabilities lists the capabilities in our bounding set.
+func ownCapabilities() []string {
+	var res []string
+	for i, name := range caps.Names() {
+		if v, err := unix.PrctlRetInt(unix.PR_CAPBSET_READ, uintptr(i), 0, 0, 0); err == nil && v == 1 {
+			res = append(res, name)
+		}
+	}
+	return res
 }
 
 func defaultMounts(privileged bool) []specs.Mount {

@@ -28,17 +28,23 @@ type Meta struct {
 	CreatedTime time.Time `json:"createdTime"`
 	// Status is what the monitor last recorded: created, running, exited.
 	// ps asks the runtime before trusting "running".
-	Status     string     `json:"status"`
-	Image      string     `json:"image"`
-	ImageID    string     `json:"imageId"`
-	ExitCode   int        `json:"exitCode"`
-	StartedAt  time.Time  `json:"startedAt,omitempty"`
-	FinishedAt time.Time  `json:"finishedAt,omitempty"`
-	OOMKilled  bool       `json:"oomKilled"`
-	StopSignal string     `json:"stopSignal,omitempty"`
-	AutoRemove bool       `json:"autoRemove,omitempty"`
-	MonitorPid int        `json:"monitorPid,omitempty"`
-	Options    RunOptions `json:"options"`
+	Status     string    `json:"status"`
+	Image      string    `json:"image"`
+	ImageID    string    `json:"imageId"`
+	ExitCode   int       `json:"exitCode"`
+	StartedAt  time.Time `json:"startedAt,omitempty"`
+	FinishedAt time.Time `json:"finishedAt,omitempty"`
+	OOMKilled  bool      `json:"oomKilled"`
+	StopSignal string    `json:"stopSignal,omitempty"`
+	AutoRemove bool      `json:"autoRemove,omitempty"`
+	MonitorPid int       `json:"monitorPid,omitempty"`
+	// Runtime and RunRoot are the OCI runtime the container was made with:
+	// every later verb uses them, whatever --runtime says then.
+	Runtime string `json:"runtime,omitempty"`
+	RunRoot string `json:"runRoot,omitempty"`
+	// AttachSocket is where run -t attaches to the container's terminal.
+	AttachSocket string     `json:"attachSocket,omitempty"`
+	Options      RunOptions `json:"options"`
 }
 
 // Store keeps containers under Root/containers.
@@ -49,6 +55,18 @@ type Store struct {
 	RunRoot string
 	// Runtime is the OCI runtime binary (berth or runc).
 	Runtime string
+}
+
+// forMeta is the store as the container m was created with (its runtime).
+func (s *Store) forMeta(m *Meta) *Store {
+	c := *s
+	if m.Runtime != "" {
+		c.Runtime = m.Runtime
+	}
+	if m.RunRoot != "" {
+		c.RunRoot = m.RunRoot
+	}
+	return &c
 }
 
 // Dir is a container's directory: config.json, rootfs (the overlay
@@ -95,6 +113,9 @@ func (s *Store) List() ([]*Meta, error) {
 	}
 	var res []*Meta
 	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
 		if m, err := s.LoadMeta(e.Name()); err == nil {
 			res = append(res, m)
 		}

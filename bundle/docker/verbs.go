@@ -26,7 +26,10 @@ func find(c *cli.Context) (*Store, *Meta, error) {
 		return nil, nil, err
 	}
 	m, err := s.Find(c.Args().First())
-	return s, m, err
+	if err != nil {
+		return nil, nil, err
+	}
+	return s.forMeta(m), m, nil
 }
 
 // eachContainer runs f for every argument, docker style: all are tried,
@@ -43,7 +46,7 @@ func eachContainer(c *cli.Context, f func(s *Store, m *Meta) error) error {
 	for _, ref := range c.Args().Slice() {
 		m, err := s.Find(ref)
 		if err == nil {
-			err = f(s, m)
+			err = f(s.forMeta(m), m)
 		}
 		if err != nil {
 			errs = append(errs, err)
@@ -77,7 +80,11 @@ func (s *Store) Start(exe string, m *Meta) error {
 	if err := s.remount(m); err != nil {
 		return err
 	}
-	return s.StartMonitor(exe, m.ID)
+	conn, err := s.StartMonitor(exe, m.ID)
+	if conn != nil {
+		conn.Close()
+	}
+	return err
 }
 
 func (s *Store) remount(m *Meta) error {
@@ -252,7 +259,7 @@ var psCmd = &cli.Command{
 		}
 		var rows []row
 		for _, m := range metas {
-			status := s.Status(m)
+			status := s.forMeta(m).Status(m)
 			if !c.Bool("all") && !strings.HasPrefix(status, "Up") {
 				continue
 			}
@@ -341,26 +348,22 @@ var logsCmd = &cli.Command{
 	},
 }
 
-// tailOffset is the file offset of the last n lines.
+// tailOffset is the file offset of the last n log records.
 func tailOffset(path string, n int) int64 {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return 0
 	}
-	idx := len(data)
-	for i := 0; i < n+1 && idx > 0; {
-		idx--
-		if data[idx] == '\n' && idx != len(data)-1 {
-			i++
-			if i == n+1 {
-				return int64(idx + 1)
-			}
+	// Record starts, walking back from the end (every record ends in \n).
+	end := len(data)
+	for i := 0; i < n; i++ {
+		j := strings.LastIndexByte(string(data[:max(end-1, 0)]), '\n')
+		if j < 0 {
+			return 0
 		}
+		end = j + 1
 	}
-	if n == 0 {
-		return int64(len(data))
-	}
-	return 0
+	return int64(end)
 }
 
 var execCmd = &cli.Command{
@@ -442,7 +445,7 @@ var inspectCmd = &cli.Command{
 			if err != nil {
 				return err
 			}
-			st, pid, rerr := s.RuntimeState(m.ID)
+			st, pid, rerr := s.forMeta(m).RuntimeState(m.ID)
 			out = append(out, map[string]any{
 				"Id": m.ID, "Name": "/" + m.Name, "Created": m.CreatedTime, "Image": m.ImageID,
 				"Config": map[string]any{"Image": m.Image, "Cmd": m.Command},
@@ -485,6 +488,7 @@ var waitCmd = &cli.Command{
 			if err != nil {
 				return err
 			}
+			s := s.forMeta(m)
 			for s.running(m) {
 				time.Sleep(100 * time.Millisecond)
 			}

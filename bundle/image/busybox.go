@@ -102,7 +102,7 @@ func buildBusyboxRootfs(dir, busybox string, applets []string) error {
 		mode os.FileMode
 	}{
 		{"", 0o755}, {"bin", 0o755}, {"dev", 0o755}, {"etc", 0o755}, {"proc", 0o555},
-		{"root", 0o700}, {"sys", 0o555}, {"tmp", 0o777 | os.ModeSticky},
+		{"root", 0o700}, {"sys", 0o555}, {"tmp", 0o777 | os.ModeSticky}, {"mnt", 0o755}, {"home", 0o755},
 	}
 	for _, d := range dirs {
 		p := filepath.Join(dir, d.name)

@@ -8,10 +8,15 @@ import (
 	"fmt"
 	"os"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/berth-runtime/berth/bundle/docker"
 )
 
 func main() {
+	// Fds our caller left open (a pipe, make's jobserver) must not reach
+	// the monitor, which lives as long as the container.
+	unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
 	err := docker.App().Run(os.Args)
 	var code docker.ExitError
 	switch {
