@@ -297,7 +297,8 @@ func (s *Store) oomKilled(id string) bool {
 	return err == nil && kills > 0
 }
 
-func cgroupsPath(id string) string { return "/berth-docker/" + id }
+// cgroupsPath is flat (no shared parent directory that nobody would remove).
+func cgroupsPath(id string) string { return "/berth-docker-" + id }
 
 // copyLog writes one record per line of the stream (a last partial line
 // is written when the stream ends, or once it reaches 16 KiB).

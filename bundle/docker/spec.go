@@ -114,7 +114,7 @@ func Spec(img *image.Image, o *RunOptions, id, rootfs string) (*specs.Spec, erro
 				{Type: specs.PIDNamespace}, {Type: specs.IPCNamespace}, {Type: specs.UTSNamespace},
 				{Type: specs.MountNamespace}, {Type: specs.CgroupNamespace},
 			},
-			CgroupsPath: "/berth-docker/" + id,
+			CgroupsPath: cgroupsPath(id),
 			Resources:   &specs.LinuxResources{},
 		},
 		Annotations: map[string]string{"org.berth-runtime.docker.id": id},

@@ -36,7 +36,7 @@ func TestMemoryLimit(t *testing.T) {
 			file = "memory.max"
 		}
 		p := cgroupFile(t, pid, "memory", file)
-		if !strings.Contains(p, "/berth-docker/"+id) {
+		if !strings.Contains(p, "/berth-docker-"+id) {
 			t.Errorf("memory cgroup %s is not /berth-docker/<id>", p)
 		}
 		if got := readTrim(t, p); got != want {

@@ -29,7 +29,7 @@
 // test ends, its remaining containers are removed with `rm -f` (the engine's
 // own way), and then the test fails if anything is left: a mountinfo line
 // mentioning its directory, a cgroup directory named after one of its
-// container IDs (the engine uses cgroupsPath /berth-docker/<id>), an entry
+// container IDs (the engine uses cgroupsPath /berth-docker-<id>), an entry
 // in its run-root (other than dot files such as berth's .seccomp-cache),
 // or a process that mentions its directory (command line,
 // environment) or sits in one of its containers' cgroups. Leftovers are
