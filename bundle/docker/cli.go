@@ -215,7 +215,7 @@ var runCmd = &cli.Command{
 		}
 		m, err := s.Create(is, c.Args().First(), o)
 		if err != nil {
-			return err
+			return RunError{err, 125}
 		}
 		exe, err := os.Executable()
 		if err != nil {
@@ -234,7 +234,7 @@ var runCmd = &cli.Command{
 			if o.Remove {
 				s.RemoveDir(m.ID)
 			}
-			return err
+			return startFailure(err)
 		}
 		if o.Detach {
 			fmt.Println(m.ID)
@@ -259,6 +259,27 @@ var runCmd = &cli.Command{
 		}
 		return ExitError(code)
 	},
+}
+
+// RunError is a failed run with docker's exit code: 125 for the engine,
+// 126 for a command that cannot be run, 127 for one that does not exist.
+type RunError struct {
+	Err  error
+	Code int
+}
+
+func (e RunError) Error() string { return e.Err.Error() }
+
+// startFailure classifies why the container's command could not start.
+func startFailure(err error) error {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "executable file not found") || strings.Contains(msg, "no such file or directory"):
+		return RunError{err, 127}
+	case strings.Contains(msg, "permission denied") || strings.Contains(msg, "is a directory"):
+		return RunError{err, 126}
+	}
+	return RunError{err, 125}
 }
 
 // feedStdin copies our stdin into the container's stdin fifo; EOF closes

@@ -19,10 +19,14 @@ func main() {
 	unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
 	err := docker.App().Run(os.Args)
 	var code docker.ExitError
+	var runErr docker.RunError
 	switch {
 	case err == nil:
 	case errors.As(err, &code):
 		os.Exit(int(code))
+	case errors.As(err, &runErr):
+		fmt.Fprintln(os.Stderr, "Error:", runErr.Err)
+		os.Exit(runErr.Code)
 	default:
 		fmt.Fprintln(os.Stderr, "Error:", err)
 		os.Exit(1)

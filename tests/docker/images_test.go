@@ -203,7 +203,10 @@ func TestRunCommandNotFound(t *testing.T) {
 			t.Errorf("run busybox nosuchcmd: %s", r)
 		}
 		if r.Code != 127 {
-			t.Logf("run busybox nosuchcmd exits %d (docker: 127); stderr %q", r.Code, r.Err)
+			t.Errorf("run busybox nosuchcmd exits %d, want docker's 127; stderr %q", r.Code, r.Err)
+		}
+		if r := e.bd("run", "no-such-image"); r.Code != 125 {
+			t.Errorf("run of an unknown image exits %d, want docker's 125: %s", r.Code, r)
 		}
 		for _, id := range e.containerDirs() {
 			if m := e.meta(id); m.Status != "exited" || m.ExitCode != 127 {
