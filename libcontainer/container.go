@@ -291,15 +291,7 @@ func (c *Container) signalAll(sig unix.Signal) error {
 }
 
 // thaw lets frozen tasks receive a SIGKILL on cgroup v1.
-func (c *Container) thaw() {
-	for key, p := range c.State.CgroupPaths {
-		if key == "" {
-			os.WriteFile(filepath.Join(p, "cgroup.freeze"), []byte("0"), 0)
-		} else {
-			os.WriteFile(filepath.Join(p, "freezer.state"), []byte("THAWED"), 0)
-		}
-	}
-}
+func (c *Container) thaw() { c.cgroup().Freeze(false) }
 
 // Delete removes the container as runc does: a stopped one is destroyed; a
 // created one is killed and destroyed; a running or paused one only with

@@ -51,7 +51,7 @@ func Create(o *CreateOpts) (c *Container, err error) {
 		return nil, ErrInvalidID
 	}
 	spec := o.Bundle.Spec
-	p, err := makePlan(spec)
+	p, err := makePlan(spec, seccompCache(o.Root))
 	if err != nil {
 		return nil, err
 	}
@@ -156,7 +156,6 @@ func spawn(o *CreateOpts, c *Container, p *plan, mgr *cgroups.Manager) (int, err
 		plan: p, mgr: mgr, config: ic, process: spec.Process, dir: o.Bundle.Dir,
 		extra: o.ExtraFiles, fifo: fifoFd, stdin: o.Stdin, stdout: o.Stdout, stderr: o.Stderr,
 		uidMap: spec.Linux.UIDMappings, gidMap: spec.Linux.GIDMappings, console: o.ConsoleSocket,
-		root: o.Root,
 	}
 	hookState := func(pid int) specs.State {
 		return specs.State{Version: spec.Version, ID: o.ID, Status: specs.StateCreating, Pid: pid,
@@ -201,8 +200,6 @@ type launch struct {
 	uidMap, gidMap        []specs.LinuxIDMapping
 	// console is the socket that receives the pty master (terminal).
 	console *os.File
-	// root is the runtime's state root (for the seccomp cache).
-	root string
 	// hookState is the state the init's own hooks get; runtimeHooks runs
 	// prestart and createRuntime when the init asks (create only).
 	hookState    func(pid int) specs.State
@@ -339,13 +336,7 @@ func (l *launch) run(beforeRun func(pid int) error) (pid int, err error) {
 		st := l.hookState(pid)
 		l.config.State = &st
 	}
-	if sc := l.config.Spec.Linux.Seccomp; sc != nil {
-		prog, err := seccomp.CompileCached(sc, filepath.Join(l.root, ".seccomp-cache"))
-		if err != nil {
-			return fail(err)
-		}
-		l.config.Seccomp = prog
-	}
+	l.config.Seccomp = p.seccomp
 	if err := conn.Send(syncmsg.Message{Type: syncmsg.Config, Config: l.config}); err != nil {
 		return fail(err)
 	}
@@ -408,6 +399,9 @@ func (l *launch) run(beforeRun func(pid int) error) (pid int, err error) {
 	}
 	return pid, nil
 }
+
+// seccompCache is where compiled seccomp programs are kept under root.
+func seccompCache(root string) string { return filepath.Join(root, ".seccomp-cache") }
 
 func oomScoreAdj(p *specs.Process) *int {
 	if p == nil {

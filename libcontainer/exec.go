@@ -10,6 +10,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-runtime/berth/libcontainer/seccomp"
 	"github.com/berth-runtime/berth/libcontainer/state"
 	"github.com/berth-runtime/berth/libcontainer/syncmsg"
 )
@@ -56,6 +57,11 @@ func (c *Container) Exec(o *ExecOpts) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	if sc := spec.Linux.Seccomp; sc != nil {
+		if p.seccomp, err = seccomp.CompileCached(sc, seccompCache(filepath.Dir(c.Dir))); err != nil {
+			return 0, err
+		}
+	}
 	ic := &syncmsg.InitConfig{
 		ID: c.ID, Spec: spec, Process: o.Process, Exec: true, PreserveFds: len(o.ExtraFiles),
 		JoinMountNS: p.joinMount,
@@ -68,7 +74,6 @@ func (c *Container) Exec(o *ExecOpts) (int, error) {
 	}
 	l := &launch{
 		plan: p, mgr: mgr, config: ic, process: o.Process, dir: "/", extra: o.ExtraFiles, console: o.ConsoleSocket,
-		root:      filepath.Dir(c.Dir),
 		hookState: func(int) specs.State { return c.SpecState() },
 	}
 	// The lock is not needed to join the container, and holding it would

@@ -48,6 +48,8 @@ type plan struct {
 	unshareCgroupNS, newTimeNS, privatePidNS, userNS bool
 	// resources are the cgroup limits and device rules to set at create.
 	resources *cg.Resources
+	// seccomp is the compiled filter (nil: none).
+	seccomp *seccomp.Program
 }
 
 func (p *plan) usePreStage() bool { return len(p.preJoins) > 0 }
@@ -58,7 +60,10 @@ var ipcSysctls = map[string]bool{
 	"kernel.shmall": true, "kernel.shmmax": true, "kernel.shmmni": true, "kernel.shm_rmid_forced": true,
 }
 
-func makePlan(s *specs.Spec) (*plan, error) {
+// makePlan derives the plan. seccompCache is where compiled seccomp
+// programs are kept ("" for none): the profile is compiled here, once, which
+// also validates it before anything exists.
+func makePlan(s *specs.Spec, seccompCache string) (*plan, error) {
 	p := &plan{}
 	var joinUser, joinTime bool
 	for _, ns := range s.Linux.Namespaces {
@@ -124,6 +129,11 @@ func makePlan(s *specs.Spec) (*plan, error) {
 	if err := checkUnsupported(s); err != nil {
 		return nil, err
 	}
+	if s.Linux.Seccomp != nil {
+		if p.seccomp, err = seccomp.CompileCached(s.Linux.Seccomp, seccompCache); err != nil {
+			return nil, err
+		}
+	}
 	if err := checkSysctls(s, p); err != nil {
 		return nil, err
 	}
@@ -140,14 +150,9 @@ func makePlan(s *specs.Spec) (*plan, error) {
 	return p, nil
 }
 
-// checkUnsupported validates the seccomp profile and refuses what this
-// version cannot do rather than ignoring it.
+// checkUnsupported refuses what this version cannot do rather than
+// ignoring it.
 func checkUnsupported(s *specs.Spec) error {
-	if s.Linux.Seccomp != nil {
-		if err := seccomp.Validate(s.Linux.Seccomp); err != nil {
-			return err
-		}
-	}
 	if h := s.Hooks; h != nil {
 		for _, l := range [][]specs.Hook{h.Prestart, h.CreateRuntime, h.CreateContainer, h.StartContainer, h.Poststart, h.Poststop} {
 			for _, hk := range l {

@@ -18,7 +18,7 @@ func specWith(ns []specs.LinuxNamespace, mod func(*specs.Spec)) *specs.Spec {
 }
 
 func TestMakePlanNewNamespacesUseCloneFlags(t *testing.T) {
-	p, err := makePlan(specWith([]specs.LinuxNamespace{{Type: "pid"}, {Type: "network"}, {Type: "mount"}, {Type: "cgroup"}, {Type: "time"}}, nil))
+	p, err := makePlan(specWith([]specs.LinuxNamespace{{Type: "pid"}, {Type: "network"}, {Type: "mount"}, {Type: "cgroup"}, {Type: "time"}}, nil), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +34,7 @@ func TestMakePlanUserJoinMovesEverythingToPreStage(t *testing.T) {
 	p, err := makePlan(specWith([]specs.LinuxNamespace{
 		{Type: "user", Path: "/proc/1/ns/user"}, {Type: "network", Path: "/proc/1/ns/net"},
 		{Type: "pid"}, {Type: "mount"}, {Type: "uts"},
-	}, nil))
+	}, nil), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +70,7 @@ func TestMakePlanRejects(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := makePlan(tt.spec)
+			_, err := makePlan(tt.spec, "")
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err = %v, want one containing %q", err, tt.want)
 			}
@@ -82,7 +82,7 @@ func TestMakePlanAllowsNamespacedSysctls(t *testing.T) {
 	s := specWith([]specs.LinuxNamespace{{Type: "ipc"}, {Type: "network"}}, func(s *specs.Spec) {
 		s.Linux.Sysctl = map[string]string{"kernel.shmmax": "1", "net.ipv4.ip_forward": "1", "fs.mqueue.msg_max": "10"}
 	})
-	if _, err := makePlan(s); err != nil {
+	if _, err := makePlan(s, ""); err != nil {
 		t.Fatal(err)
 	}
 }
