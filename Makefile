@@ -9,7 +9,8 @@ export CGO_ENABLED := 1
 # The tests build helpers with go too: make sure it is on PATH.
 export PATH := $(dir $(GO)):$(PATH)
 
-.PHONY: all berth berth-docker-engine docker-test install test unit integration integration-v2 lint clean deps
+.PHONY: all berth berth-docker-engine docker-test install test unit integration integration-v2 lint clean deps \
+	callers-deps podman-test containerd-test dockerd-test conmon-test callers-test integration-all
 
 all: berth
 
@@ -30,6 +31,12 @@ deps:
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 		gcc libc6-dev libseccomp-dev make busybox-static iproute2 util-linux mount procps tar jq time runc >/dev/null
 
+# callers-deps installs the real callers the caller suites drive: podman and
+# conmon, containerd (ctr, the runc v2 shim, the CRI plugin) and dockerd.
+callers-deps:
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		podman conmon containernetworking-plugins containerd docker.io iptables crun >/dev/null
+
 unit:
 	$(GO) test -tags '$(TAGS)' $$($(GO) list ./... | grep -v /tests/)
 
@@ -42,6 +49,25 @@ integration-v2: berth
 # berth-docker's suite, once with berth and once with runc as the runtime.
 docker-test: berth berth-docker-engine
 	BERTH_BIN=$(CURDIR)/berth BERTH_DOCKER_ENGINE=$(CURDIR)/berth-docker-engine $(GO) test -count=1 -timeout 15m ./tests/docker/
+
+# The caller suites: each sets up a real caller with berth as its runtime
+# (state under a temp dir, daemons stopped by pid) and checks what it left.
+podman-test: berth
+	BERTH_BIN=$(CURDIR)/berth $(GO) test -count=1 -timeout 20m ./tests/podman/
+
+containerd-test: berth
+	BERTH_BIN=$(CURDIR)/berth $(GO) test -count=1 -timeout 20m ./tests/containerd/
+
+dockerd-test: berth
+	BERTH_BIN=$(CURDIR)/berth $(GO) test -count=1 -timeout 20m ./tests/dockerd/
+
+conmon-test: berth
+	BERTH_BIN=$(CURDIR)/berth $(GO) test -count=1 -timeout 20m ./tests/conmon/
+
+callers-test: podman-test containerd-test dockerd-test conmon-test
+
+# integration-all is everything: the test target and every caller suite.
+integration-all: test callers-test
 
 # test runs everything: unit tests, then the integration suite on the host's
 # cgroup layout and again in a cgroup v2 view, then berth-docker's suite.
