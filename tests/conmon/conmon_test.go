@@ -470,3 +470,78 @@ func TestTwentyContainersInParallelUnderTwentyConmons(t *testing.T) {
 		}
 	}
 }
+
+// TestPodContainerJoinsNamespacesOfAnother: CRI-O's pods: a second
+// container under its own conmon joins the first one's pid, ipc, uts and
+// network namespaces by path and sees the first one's init as pid 1 and
+// its hostname.
+func TestPodContainerJoinsNamespacesOfAnother(t *testing.T) {
+	t.Parallel()
+	infra := runningCtr(t, "pod-infra", func(sp *specs.Spec) { sp.Hostname = "podhost" })
+	member := newCtr(t, "pod-member", sh(`echo "pid1:$(cat /proc/1/cmdline | tr '\0' ' ')"; echo "host:$(hostname)"; exit 0`), func(sp *specs.Spec) {
+		sp.Hostname = ""
+		for i, ns := range sp.Linux.Namespaces {
+			switch ns.Type {
+			case specs.PIDNamespace, specs.IPCNamespace, specs.UTSNamespace, specs.NetworkNamespace:
+				sp.Linux.Namespaces[i].Path = fmt.Sprintf("/proc/%d/ns/%s", infra.pid, nsFile(ns.Type))
+			}
+		}
+	})
+	member.mustCreateStart(createOpts{})
+	member.mustExit(0)
+	out := streamText(member.log(), "stdout")
+	for _, want := range []string{"pid1:sh -c trap", "host:podhost"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("pod member's output lacks %q:\n%s", want, out)
+		}
+	}
+	mustRt(t, "delete", member.id)
+	stopCtr(t, infra)
+}
+
+func nsFile(t specs.LinuxNamespaceType) string {
+	switch t {
+	case specs.NetworkNamespace:
+		return "net"
+	case specs.MountNamespace:
+		return "mnt"
+	}
+	return string(t)
+}
+
+// TestUserNamespaceContainerUnderConmon: a container with its own user
+// namespace (uid/gid 0 mapped to 100000) runs under conmon with its
+// mapping in place and its output and exit code recorded.
+func TestUserNamespaceContainerUnderConmon(t *testing.T) {
+	t.Parallel()
+	c := newCtr(t, "userns", sh(`cat /proc/self/uid_map /proc/self/gid_map; id -u; exit 4`), func(sp *specs.Spec) {
+		sp.Linux.Namespaces = append(sp.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+		sp.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+		sp.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+	})
+	c.mustCreateStart(createOpts{})
+	c.mustExit(4)
+	fields := strings.Fields(streamText(c.log(), "stdout"))
+	if strings.Join(fields, " ") != "0 100000 65536 0 100000 65536 0" {
+		t.Errorf("uid_map, gid_map, id -u: %q", fields)
+	}
+	requireBerthRan(t, "create", "--bundle", c.bundle, c.id)
+}
+
+// TestSameIDCreatedAgainAfterDelete: CRI-O recreates a container under
+// the same id after removing it; nothing of the first one may be in the way.
+func TestSameIDCreatedAgainAfterDelete(t *testing.T) {
+	t.Parallel()
+	c := newCtr(t, "again", sh("echo first; exit 1"))
+	c.mustCreateStart(createOpts{})
+	c.mustExit(1)
+	mustRt(t, "delete", c.id)
+	os.Remove(c.exitFile())
+	os.Remove(filepath.Join(c.persist, "exit"))
+	os.Remove(c.logPath)
+	c.mustCreateStart(createOpts{})
+	c.mustExit(1)
+	if got := streamText(c.log(), "stdout"); got != "first\n" {
+		t.Errorf("second run logged %q", got)
+	}
+}
