@@ -225,8 +225,10 @@ func (cr *conmonRun) close() {
 
 // createOpts are the per-container conmon options CRI-O sets.
 type createOpts struct {
-	terminal bool // -t: conmon makes the console socket
-	stdin    bool // -i: conmon makes a stdin pipe fed from the attach socket
+	terminal     bool // -t: conmon makes the console socket
+	stdin        bool // -i: conmon makes a stdin pipe fed from the attach socket
+	noPivot      bool // --no-pivot (CRI-O's no_pivot)
+	noNewKeyring bool // --no-new-keyring
 }
 
 // errCreate is a create failure conmon reported through the sync pipe.
@@ -257,6 +259,12 @@ func (c *ctr) create(o createOpts) error {
 		args = append(args, "-t")
 	} else if o.stdin {
 		args = append(args, "-i")
+	}
+	if o.noPivot {
+		args = append(args, "--no-pivot")
+	}
+	if o.noNewKeyring {
+		args = append(args, "--no-new-keyring")
 	}
 	cr, err := startConmon(c.bundle, args, false)
 	if err != nil {

@@ -23,12 +23,13 @@ func sh(script string) []string { return []string{"sh", "-c", script} }
 // dir and the persist dir, and conmon exits after its container.
 func TestOutputAndExitCodeRecordedByConmon(t *testing.T) {
 	t.Parallel()
-	c := newCtr(t, "exit3", sh("echo to-out; echo to-err >&2; exit 3"))
+	c := newCtr(t, "exit3", sh("echo to-out; echo to-err >&2; echo fds: $(ls /proc/self/fd); exit 3"))
 	c.mustCreateStart(createOpts{})
 	c.mustExit(3)
 	lines := c.log()
-	if got := streamText(lines, "stdout"); got != "to-out\n" {
-		t.Errorf("stdout log %q, want %q (all: %+v)", got, "to-out\n", lines)
+	// Only conmon's three pipes reach the container (3 is ls's own).
+	if got, want := streamText(lines, "stdout"), "to-out\nfds: 0 1 2 3\n"; got != want {
+		t.Errorf("stdout log %q, want %q (all: %+v)", got, want, lines)
 	}
 	if got := streamText(lines, "stderr"); got != "to-err\n" {
 		t.Errorf("stderr log %q, want %q (all: %+v)", got, "to-err\n", lines)
@@ -100,7 +101,11 @@ func TestDetachedContainerIsConmonsChild(t *testing.T) {
 	// The leak check's token finds a live container (cgroup dirs, its
 	// processes, conmon), so that its silence after delete means something.
 	left := strings.Join(callerkit.Leaks(c.id), "\n")
-	for _, want := range []string{"cgroup dir: /sys/fs/cgroup/memory/" + c.id, fmt.Sprintf("process %d:", c.pid), fmt.Sprintf("process %d:", c.conmonPid)} {
+	cgDir := "/sys/fs/cgroup/memory/" + c.id
+	if s.cgroupV2 {
+		cgDir = "/sys/fs/cgroup/" + c.id
+	}
+	for _, want := range []string{"cgroup dir: " + cgDir, fmt.Sprintf("process %d:", c.pid), fmt.Sprintf("process %d:", c.conmonPid)} {
 		if !strings.Contains(left, want) {
 			t.Errorf("the leak check misses %q of a running container:\n%s", want, left)
 		}
@@ -316,12 +321,17 @@ func TestTerminalContainerThroughConsoleSocket(t *testing.T) {
 	requireBerthRan(t, "create", "--bundle", c.bundle, "--console-socket", c.id)
 }
 
-// cgroupFile reads a v1 controller file of the container's cgroup.
+// cgroupFile reads a file of the container's cgroup: v1 (ctrl's
+// hierarchy) or v2 (the unified dir).
 func cgroupFile(t *testing.T, c *ctr, ctrl, file string) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("/sys/fs/cgroup", ctrl, c.spec.Linux.CgroupsPath, file))
+	dir := filepath.Join("/sys/fs/cgroup", ctrl, c.spec.Linux.CgroupsPath)
+	if s.cgroupV2 {
+		dir = filepath.Join("/sys/fs/cgroup", c.spec.Linux.CgroupsPath)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, file))
 	if err != nil {
-		t.Skipf("no %s controller file here: %v", ctrl, err)
+		t.Errorf("%v", err)
 	}
 	return strings.TrimSpace(string(b))
 }
@@ -331,7 +341,14 @@ func cgroupFile(t *testing.T, c *ctr, ctrl, file string) string {
 // limits of a running container under conmon, seen in its cgroup.
 func TestUpdateResourcesWhileConmonHoldsTheContainer(t *testing.T) {
 	t.Parallel()
+	for _, ctrl := range []string{"memory", "pids", "cpu"} {
+		needController(t, ctrl)
+	}
 	c := runningCtr(t, "update")
+	mem, pidsMax, cpu := "memory.limit_in_bytes", "pids.max", "cpu.cfs_quota_us"
+	if s.cgroupV2 {
+		mem, cpu = "memory.max", "cpu.max"
+	}
 	limit := int64(64 << 20)
 	pids := int64(50)
 	quota := int64(50000)
@@ -344,20 +361,20 @@ func TestUpdateResourcesWhileConmonHoldsTheContainer(t *testing.T) {
 	if r := rtStdin(t, res, "update", "--resources", "-", c.id); r.Code != 0 {
 		t.Fatalf("%s", r)
 	}
-	if got := cgroupFile(t, c, "memory", "memory.limit_in_bytes"); got != "67108864" {
-		t.Errorf("memory.limit_in_bytes %s, want 67108864", got)
+	if got := cgroupFile(t, c, "memory", mem); got != "67108864" {
+		t.Errorf("%s %s, want 67108864", mem, got)
 	}
-	if got := cgroupFile(t, c, "pids", "pids.max"); got != "50" {
+	if got := cgroupFile(t, c, "pids", pidsMax); got != "50" {
 		t.Errorf("pids.max %s, want 50", got)
 	}
-	if got := cgroupFile(t, c, "cpu", "cpu.cfs_quota_us"); got != "50000" {
-		t.Errorf("cpu.cfs_quota_us %s, want 50000", got)
+	if got := cgroupFile(t, c, "cpu", cpu); got != "50000" && got != "50000 100000" {
+		t.Errorf("%s %s, want a 50000 quota", cpu, got)
 	}
 	mustRt(t, "update", "--memory", "32m", "--pids-limit", "40", c.id)
-	if got := cgroupFile(t, c, "memory", "memory.limit_in_bytes"); got != "33554432" {
-		t.Errorf("after update --memory 32m: memory.limit_in_bytes %s", got)
+	if got := cgroupFile(t, c, "memory", mem); got != "33554432" {
+		t.Errorf("after update --memory 32m: %s %s", mem, got)
 	}
-	if got := cgroupFile(t, c, "pids", "pids.max"); got != "40" {
+	if got := cgroupFile(t, c, "pids", pidsMax); got != "40" {
 		t.Errorf("after update --pids-limit 40: pids.max %s", got)
 	}
 	if !pidAlive(c.conmonPid, c.id) || state(t, c.id).Status != "running" {
@@ -381,7 +398,11 @@ func TestPauseResumeUnderConmon(t *testing.T) {
 	if st := state(t, c.id); st.Status != "paused" {
 		t.Errorf("state after pause: %q", st.Status)
 	}
-	if got := cgroupFile(t, c, "freezer", "freezer.state"); got != "FROZEN" {
+	if s.cgroupV2 {
+		if got := cgroupFile(t, c, "", "cgroup.freeze"); got != "1" {
+			t.Errorf("cgroup.freeze %s after pause", got)
+		}
+	} else if got := cgroupFile(t, c, "freezer", "freezer.state"); got != "FROZEN" {
 		t.Errorf("freezer.state %s after pause", got)
 	}
 	if err := os.WriteFile(filepath.Join(c.bundle, "rootfs", "tmp", "go"), nil, 0o644); err != nil {
@@ -407,6 +428,7 @@ func TestPauseResumeUnderConmon(t *testing.T) {
 // persist dir (its cgroup v1 eventfd watch on memory.oom_control).
 func TestOOMKillRecordedByConmon(t *testing.T) {
 	t.Parallel()
+	needController(t, "memory")
 	limit := int64(16 << 20)
 	c := newCtr(t, "oom", []string{"dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"}, func(sp *specs.Spec) {
 		sp.Linux.Resources = &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &limit}}
@@ -544,4 +566,17 @@ func TestSameIDCreatedAgainAfterDelete(t *testing.T) {
 	if got := streamText(c.log(), "stdout"); got != "first\n" {
 		t.Errorf("second run logged %q", got)
 	}
+}
+
+// TestNoPivotAndNoNewKeyringPassedThrough: conmon's --no-pivot and
+// --no-new-keyring reach the runtime's create, and the container runs.
+func TestNoPivotAndNoNewKeyringPassedThrough(t *testing.T) {
+	t.Parallel()
+	c := newCtr(t, "nopivot", sh(`head -1 /proc/self/mountinfo; exit 2`))
+	c.mustCreateStart(createOpts{noPivot: true, noNewKeyring: true})
+	c.mustExit(2)
+	if out := streamText(c.log(), "stdout"); !strings.Contains(out, " "+filepath.Join(c.bundle, "rootfs")+" / ") {
+		t.Errorf("the container's root mount is not its rootfs: %q", out)
+	}
+	requireBerthRan(t, "create", "--bundle", c.bundle, "--no-pivot", "--no-new-keyring", c.id)
 }

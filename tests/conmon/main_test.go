@@ -38,6 +38,7 @@ import (
 	"time"
 
 	"github.com/berth-runtime/berth/tests/callerkit"
+	"golang.org/x/sys/unix"
 )
 
 // suite is what every test shares; it is set up once by TestMain.
@@ -51,6 +52,7 @@ type suite struct {
 	spec      []byte // `<runtime> spec` output
 	runtime   string // the runtime under test
 	isRunc    bool
+	cgroupV2  bool // /sys/fs/cgroup is cgroup2 (tests/run-v2.sh's view)
 	shim      *callerkit.Shim
 	conmon    string
 }
@@ -109,6 +111,11 @@ func setup() error {
 			return err
 		}
 	}
+	var fs unix.Statfs_t
+	if err := unix.Statfs("/sys/fs/cgroup", &fs); err != nil {
+		return err
+	}
+	s.cgroupV2 = fs.Type == unix.CGROUP2_SUPER_MAGIC
 	s.root = filepath.Join(s.dir, "root")
 	s.exits = filepath.Join(s.dir, "exits")
 	s.socks = filepath.Join(s.dir, "socks")
@@ -266,5 +273,23 @@ func requireBerthRan(t testing.TB, words ...string) {
 	t.Helper()
 	if !s.shim.Called(words...) {
 		t.Errorf("the runtime shim never saw a call with %q; calls:\n%s", words, strings.Join(s.shim.Calls(), "\n"))
+	}
+}
+
+// needController skips the test when the cgroup controller is missing (the
+// cgroup v2 view of this hybrid host has only hugetlb).
+func needController(t *testing.T, name string) {
+	t.Helper()
+	if s.cgroupV2 {
+		b, _ := os.ReadFile("/sys/fs/cgroup/cgroup.controllers")
+		for _, c := range strings.Fields(string(b)) {
+			if c == name {
+				return
+			}
+		}
+		t.Skipf("no %s controller in this cgroup v2 tree (cgroup.controllers: %q)", name, strings.TrimSpace(string(b)))
+	}
+	if _, err := os.Stat(filepath.Join("/sys/fs/cgroup", name)); err != nil {
+		t.Skipf("no %s cgroup v1 hierarchy: %v", name, err)
 	}
 }
