@@ -62,8 +62,20 @@ func TestMain(m *testing.M) {
 	if !set {
 		flag.Set("test.parallel", "8")
 	}
-	os.Exit(m.Run())
+	// callerkit builds berth once per process: into a dir that outlives
+	// each TestDockerd run (-count=N), removed at the end.
+	var err error
+	if buildDir, err = os.MkdirTemp("", "berth-dockerd-bin-"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(buildDir)
+	os.Exit(code)
 }
+
+// buildDir is where berth is built when BERTH_BIN is not set.
+var buildDir string
 
 func randHex(n int) string {
 	b := make([]byte, n)
@@ -136,7 +148,7 @@ func TestDockerd(t *testing.T) {
 	if err := os.Chmod(dir, 0o711); err != nil {
 		t.Fatal(err)
 	}
-	berth, err := callerkit.BerthBinary(dir)
+	berth, err := callerkit.BerthBinary(buildDir)
 	if err != nil {
 		t.Fatal(err)
 	}
