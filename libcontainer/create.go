@@ -309,7 +309,17 @@ func (l *launch) run(beforeRun func(pid int) error) (pid int, err error) {
 		// could fork outside it.
 		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, cgfd
 	}
-	err = startInNamespaces(cmd, p.parentJoins)
+	if p.cloneFlags&unix.CLONE_NEWUSER != 0 {
+		// Go's child enters cmd.Dir only once it is the new user
+		// namespace's root, which may not search the path to the bundle
+		// (dockerd --userns-remap keeps bundles under a 0700 exec root).
+		// runc's init enters the user namespace after it has its working
+		// directory; likewise, the child inherits ours, set to the bundle.
+		cmd.Dir = ""
+		err = inDir(l.dir, func() error { return startInNamespaces(cmd, p.parentJoins) })
+	} else {
+		err = startInNamespaces(cmd, p.parentJoins)
+	}
 	childSock.Close()
 	if err != nil {
 		return 0, err
@@ -455,6 +465,24 @@ func hostID(m []specs.LinuxIDMapping) int {
 		}
 	}
 	return 0
+}
+
+// inDir runs fn with the process's working directory set to dir, and then
+// returns to the previous one (through an fd: it may have no name).
+func inDir(dir string, fn func() error) error {
+	prev, err := unix.Open(".", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open working directory: %w", err)
+	}
+	defer unix.Close(prev)
+	if err := unix.Chdir(dir); err != nil {
+		return fmt.Errorf("chdir to %s: %w", dir, err)
+	}
+	err = fn()
+	if cerr := unix.Fchdir(prev); cerr != nil && err == nil {
+		err = fmt.Errorf("return to the working directory: %w", cerr)
+	}
+	return err
 }
 
 // startInNamespaces starts cmd from a thread that has joined the given

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -158,6 +159,38 @@ func TestUserNamespaceMapsIDs(t *testing.T) {
 	}
 	if ns := namespacesOf(t, strconv.Itoa(pid)); ns["user"] == hostNamespaces(t)["user"] {
 		t.Errorf("container shares the host user namespace")
+	}
+}
+
+// TestUserNamespaceBundleBehindPrivateDir: the bundle sits below a 0700
+// directory that the user namespace's root cannot search (dockerd with
+// --userns-remap keeps its bundles under a 0700 exec root) while the rootfs
+// is reachable; the container starts, as it does with runc.
+func TestUserNamespaceBundleBehindPrivateDir(t *testing.T) {
+	shared := newBundle(t,
+		withArgs("/bin/sh", "-c", "cat /proc/self/uid_map"),
+		joinUserNSMappings)
+	private := newDir(t, "private")
+	if err := os.Chmod(private, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	bundle := filepath.Join(private, "bundle")
+	if err := os.Mkdir(bundle, 0o711); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(shared, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s specs.Spec
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Fatal(err)
+	}
+	s.Root.Path = rootfsOf(shared)
+	writeSpec(t, bundle, &s)
+	out := rt(t, "run", "--bundle", bundle, newID(t)).ok(t).Stdout
+	if got := strings.Join(strings.Fields(out), " "); got != "0 100000 65536" {
+		t.Errorf("uid_map inside = %q, want `0 100000 65536`", out)
 	}
 }
 
