@@ -10,6 +10,7 @@ import (
 	"github.com/moby/sys/userns"
 	cg "github.com/opencontainers/cgroups"
 	"github.com/opencontainers/cgroups/devices/config"
+	"github.com/sirupsen/logrus"
 	// Registers the device rule engines (v1 emulator, v2 eBPF filter);
 	// without it the library refuses device rules.
 	_ "github.com/opencontainers/cgroups/devices"
@@ -59,6 +60,7 @@ func (m *Manager) Set(r *cg.Resources) error {
 			return err
 		}
 	} else {
+		r = m.withoutMissingLeafWeight(r)
 		done, err := m.setDevicesV1InOrder(r)
 		if err != nil {
 			return err
@@ -120,6 +122,31 @@ func (m *Manager) setDevicesV1InOrder(r *cg.Resources) (bool, error) {
 		}
 	}
 	return true, nil
+}
+
+// withoutMissingLeafWeight drops the blkio leaf weights, with a warning,
+// when the kernel has no blkio.leaf_weight file: only the CFQ scheduler had
+// one and it left Linux in 5.0. The library would fail on the missing file;
+// on cgroup v2 it ignores leaf weights anyway.
+func (m *Manager) withoutMissingLeafWeight(r *cg.Resources) *cg.Resources {
+	leaf := r.BlkioLeafWeight != 0
+	for _, wd := range r.BlkioWeightDevice {
+		leaf = leaf || wd.LeafWeight != 0
+	}
+	dir := m.v1Path("blkio")
+	if !leaf || dir == "" || exists(filepath.Join(dir, "blkio.leaf_weight")) {
+		return r
+	}
+	logrus.Warnf("blkio leaf weights ignored: the kernel has no %s", filepath.Join(dir, "blkio.leaf_weight"))
+	r2 := *r
+	r2.BlkioLeafWeight = 0
+	r2.BlkioWeightDevice = nil
+	for _, wd := range r.BlkioWeightDevice {
+		if wd.Weight != 0 {
+			r2.BlkioWeightDevice = append(r2.BlkioWeightDevice, cg.NewWeightDevice(wd.Major, wd.Minor, wd.Weight, 0))
+		}
+	}
+	return &r2
 }
 
 // v1Path returns the directory of the v1 hierarchy that has ctrl, or "".

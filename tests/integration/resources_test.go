@@ -221,6 +221,30 @@ func TestResourcesBlkioWeight(t *testing.T) {
 	}
 }
 
+// TestResourcesBlkioLeafWeightWithoutKernelSupport checks that on a v1
+// host whose kernel has no blkio.leaf_weight (only CFQ had it; it left
+// Linux in 5.0) a blockIO.leafWeight is dropped with a warning and the
+// container runs; on v2 leaf weights are ignored as runc ignores them.
+func TestResourcesBlkioLeafWeightWithoutKernelSupport(t *testing.T) {
+	v1 := !cgroupV2 && v1Mountpoint("blkio") != ""
+	bundle := newBundle(t, withArgs("/bin/true"),
+		withLinuxResources(&specs.LinuxResources{BlockIO: &specs.LinuxBlockIO{LeafWeight: cgU16(300)}}))
+	id := newID(t)
+	r := rt(t, "create", "--bundle", bundle, id).ok(t)
+	if v1 {
+		dir := v1CgroupDir(t, getState(t, id).Pid, "blkio")
+		if fileExists(filepath.Join(dir, "blkio.leaf_weight")) {
+			t.Skipf("this kernel has %s/blkio.leaf_weight", dir)
+		}
+		if !strings.Contains(r.Stderr, "leaf weights ignored") {
+			t.Errorf("create did not warn that the leaf weight was dropped: %s", r)
+		}
+	}
+	rt(t, "start", id).ok(t)
+	waitStatus(t, id, "stopped", 10*time.Second)
+	rt(t, "delete", id).ok(t)
+}
+
 // resDevicesScript reports which of /dev/null, /dev/zero and /dev/full the
 // container may use.
 const resDevicesScript = `echo x > /dev/null && echo null-ok; head -c1 /dev/zero >/dev/null && echo zero-ok
