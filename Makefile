@@ -9,7 +9,7 @@ export CGO_ENABLED := 1
 # The tests build helpers with go too: make sure it is on PATH.
 export PATH := $(dir $(GO)):$(PATH)
 
-.PHONY: all berth berth-docker-engine docker-test install test unit integration integration-v2 lint clean deps
+.PHONY: all berth berth-docker-engine docker-test install test unit integration integration-v2 conformance lint clean deps
 
 all: berth
 
@@ -42,6 +42,16 @@ integration-v2: berth
 # berth-docker's suite, once with berth and once with runc as the runtime.
 docker-test: berth berth-docker-engine
 	BERTH_BIN=$(CURDIR)/berth BERTH_DOCKER_ENGINE=$(CURDIR)/berth-docker-engine $(GO) test -count=1 -timeout 15m ./tests/docker/
+
+# conformance runs the OCI validation suite (runtime-tools' validation
+# programs) on ./berth and fails if a test does worse than
+# tests/conformance/expected.tsv says (see docs/conformance.md). As root, one
+# run at a time. The suite script is the shared copy when there is one, else
+# the copy vendored here; it builds the suite with Go once and caches it in
+# ~/.cache/oci-validation. CONFORMANCE_ARGS goes to the suite, e.g. -r hooks.
+OCI_VALIDATION ?= $(firstword $(wildcard ../shared/conformance/oci-validation.sh) tests/conformance/oci-validation.sh)
+conformance: berth
+	tests/conformance/check.sh $(OCI_VALIDATION) $(CURDIR)/berth $(CONFORMANCE_ARGS)
 
 # test runs everything: unit tests, then the integration suite on the host's
 # cgroup layout and again in a cgroup v2 view, then berth-docker's suite.
