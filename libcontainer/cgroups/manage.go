@@ -99,7 +99,8 @@ func (m *Manager) setDevicesV1InOrder(r *cg.Resources) (bool, error) {
 	if dir == "" {
 		return false, nil
 	}
-	if pids, err := readPids(dir); err != nil || len(pids) > 0 {
+	// A deny-all reaches the sub-cgroups too: any process below counts.
+	if pids, err := readPidsRecursive(dir); err != nil || len(pids) > 0 {
 		return false, nil
 	}
 	write := func(rule *config.Rule) error {
