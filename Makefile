@@ -9,7 +9,7 @@ export CGO_ENABLED := 1
 # The tests build helpers with go too: make sure it is on PATH.
 export PATH := $(dir $(GO)):$(PATH)
 
-.PHONY: all berth berth-docker-engine docker-test install test unit integration integration-v2 lint clean deps \
+.PHONY: all berth berth-docker-engine docker-test install test unit integration integration-v2 conformance lint clean deps \
 	callers-deps podman-test containerd-test dockerd-test conmon-test callers-test integration-all
 
 all: berth
@@ -67,7 +67,17 @@ conmon-test: berth
 callers-test: podman-test containerd-test dockerd-test conmon-test
 
 # integration-all is everything: the test target and every caller suite.
-integration-all: test callers-test
+integration-all: test callers-test conformance
+
+# conformance runs the OCI validation suite (runtime-tools' validation
+# programs) on ./berth and fails if a test does worse than
+# tests/conformance/expected.tsv says (see docs/conformance.md). As root, one
+# run at a time. The suite script is the shared copy when there is one, else
+# the copy vendored here; it builds the suite with Go once and caches it in
+# ~/.cache/oci-validation. CONFORMANCE_ARGS goes to the suite, e.g. -r hooks.
+OCI_VALIDATION ?= $(firstword $(wildcard ../shared/conformance/oci-validation.sh) tests/conformance/oci-validation.sh)
+conformance: berth
+	tests/conformance/check.sh $(OCI_VALIDATION) $(CURDIR)/berth $(CONFORMANCE_ARGS)
 
 # test runs everything: unit tests, then the integration suite on the host's
 # cgroup layout and again in a cgroup v2 view, then berth-docker's suite.

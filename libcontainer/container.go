@@ -216,13 +216,21 @@ func (c *Container) postStart() error {
 	if err != nil || spec.Hooks == nil || len(spec.Hooks.Poststart) == 0 {
 		return nil
 	}
-	st := c.SpecState()
-	st.Status = specs.StateRunning
-	if err := hooks.RunAll("poststart", spec.Hooks.Poststart, st); err != nil {
+	if err := hooks.RunAll("poststart", spec.Hooks.Poststart, c.poststartState()); err != nil {
 		c.kill()
 		return err
 	}
 	return nil
+}
+
+// poststartState is the state the poststart hooks get. The program has
+// been exec'd, so the container is running with its init's pid, even if a
+// short program has already exited (runtime-spec: the pid is required when
+// the status is running).
+func (c *Container) poststartState() specs.State {
+	st := c.SpecState()
+	st.Status, st.Pid = specs.StateRunning, c.State.InitPid
+	return st
 }
 
 // pidfd opens the init after checking it is still the recorded process, so

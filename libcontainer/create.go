@@ -157,8 +157,12 @@ func spawn(o *CreateOpts, c *Container, p *plan, mgr *cgroups.Manager) (int, err
 		extra: o.ExtraFiles, fifo: fifoFd, stdin: o.Stdin, stdout: o.Stdout, stderr: o.Stderr,
 		uidMap: spec.Linux.UIDMappings, gidMap: spec.Linux.GIDMappings, console: o.ConsoleSocket,
 	}
+	// The create-time hooks (prestart, createRuntime, createContainer) are
+	// steps 3-5 of runtime-spec's lifecycle, after the environment is made
+	// (step 2, the only one that is "creating"): they get "created", as
+	// with crun (runc 1.1 passes "creating").
 	hookState := func(pid int) specs.State {
-		return specs.State{Version: spec.Version, ID: o.ID, Status: specs.StateCreating, Pid: pid,
+		return specs.State{Version: spec.Version, ID: o.ID, Status: specs.StateCreated, Pid: pid,
 			Bundle: o.Bundle.Dir, Annotations: spec.Annotations}
 	}
 	l.hookState = hookState

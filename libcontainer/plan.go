@@ -9,6 +9,7 @@ import (
 	cg "github.com/opencontainers/cgroups"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-runtime/berth/libcontainer/caps"
@@ -168,10 +169,30 @@ func checkUnsupported(s *specs.Spec) error {
 	if s.Process != nil && s.Process.ApparmorProfile != "" {
 		return errors.New("apparmor is not enabled on this host")
 	}
-	if s.Process != nil && s.Process.SelinuxLabel != "" || s.Linux.MountLabel != "" {
+	selinux := selinuxEnabled()
+	if s.Process != nil && s.Process.SelinuxLabel != "" || selinux && s.Linux.MountLabel != "" {
+		if selinux {
+			return errors.New("SELinux labels are not supported yet")
+		}
+		// A process label is refused as runc refuses it: the process
+		// would run unconfined although the config asks otherwise.
 		return errors.New("selinux is not enabled on this host")
 	}
+	if s.Linux.MountLabel != "" {
+		// Without SELinux, files have no label to set and nothing checks
+		// one: the mount label cannot make the container less confined
+		// than the host allows. crun ignores it the same way (runc 1.1
+		// passes "context=" to the kernel, which refuses the mounts).
+		logrus.Warnf("linux.mountLabel %q ignored: SELinux is not enabled on this host", s.Linux.MountLabel)
+	}
 	return nil
+}
+
+// selinuxEnabled tells whether the host has SELinux: selinuxfs mounted at
+// /sys/fs/selinux, as libselinux checks.
+func selinuxEnabled() bool {
+	var st unix.Statfs_t
+	return unix.Statfs("/sys/fs/selinux", &st) == nil && st.Type == unix.SELINUX_MAGIC
 }
 
 // resources converts linux.resources for the cgroup library. The device

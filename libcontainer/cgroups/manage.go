@@ -7,7 +7,10 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/moby/sys/userns"
 	cg "github.com/opencontainers/cgroups"
+	"github.com/opencontainers/cgroups/devices/config"
+	"github.com/sirupsen/logrus"
 	// Registers the device rule engines (v1 emulator, v2 eBPF filter);
 	// without it the library refuses device rules.
 	_ "github.com/opencontainers/cgroups/devices"
@@ -56,6 +59,17 @@ func (m *Manager) Set(r *cg.Resources) error {
 		if err := m.enableControllers(r); err != nil {
 			return err
 		}
+	} else {
+		r = m.withoutMissingLeafWeight(r)
+		done, err := m.setDevicesV1InOrder(r)
+		if err != nil {
+			return err
+		}
+		if done {
+			r2 := *r
+			r2.Devices, r2.SkipDevices = nil, true
+			r = &r2
+		}
 	}
 	lib, err := m.library(r)
 	if err != nil {
@@ -67,13 +81,87 @@ func (m *Manager) Set(r *cg.Resources) error {
 	return nil
 }
 
-func (m *Manager) hasV1(ctrl string) bool {
-	for key := range m.Paths {
-		if key != UnifiedKey && strings.Contains(","+key+",", ","+ctrl+",") {
-			return true
+// setDevicesV1InOrder writes the device rules to the v1 devices cgroup one
+// by one in the listed order (runtime-spec: "The runtime MUST apply entries
+// in the listed order"), after a deny-all: the rules describe a container
+// that starts with no device, as the library's rule engine reads them too.
+// The kernel then keeps the allowed entries of devices.list in that order.
+// The library would write its own minimal transition, sorted by device
+// number; that is what a cgroup with running processes needs (no moment
+// without devices), so it is left to do that, and to skip devices in a user
+// namespace, where the kernel refuses the files. It reports whether it wrote
+// the rules.
+func (m *Manager) setDevicesV1InOrder(r *cg.Resources) (bool, error) {
+	if r.SkipDevices || len(r.Devices) == 0 || userns.RunningInUserNS() {
+		return false, nil
+	}
+	dir := m.v1Path("devices")
+	if dir == "" {
+		return false, nil
+	}
+	// A deny-all reaches the sub-cgroups too: any process below counts.
+	if pids, err := readPidsRecursive(dir); err != nil || len(pids) > 0 {
+		return false, nil
+	}
+	write := func(rule *config.Rule) error {
+		file := "devices.deny"
+		if rule.Allow {
+			file = "devices.allow"
+		}
+		if err := cg.WriteFile(dir, file, rule.CgroupString()); err != nil {
+			return fmt.Errorf("set device rule %q: %w", rule.CgroupString(), err)
+		}
+		return nil
+	}
+	denyAll := &config.Rule{Type: config.WildcardDevice, Major: config.Wildcard, Minor: config.Wildcard, Permissions: "rwm"}
+	if err := write(denyAll); err != nil {
+		return false, err
+	}
+	for _, rule := range r.Devices {
+		if err := write(rule); err != nil {
+			return false, err
 		}
 	}
-	return false
+	return true, nil
+}
+
+// withoutMissingLeafWeight drops the blkio leaf weights, with a warning,
+// when the kernel has no blkio.leaf_weight file: only the CFQ scheduler had
+// one and it left Linux in 5.0. The library would fail on the missing file;
+// on cgroup v2 it ignores leaf weights anyway.
+func (m *Manager) withoutMissingLeafWeight(r *cg.Resources) *cg.Resources {
+	leaf := r.BlkioLeafWeight != 0
+	for _, wd := range r.BlkioWeightDevice {
+		leaf = leaf || wd.LeafWeight != 0
+	}
+	dir := m.v1Path("blkio")
+	if !leaf || dir == "" || exists(filepath.Join(dir, "blkio.leaf_weight")) {
+		return r
+	}
+	logrus.Warnf("blkio leaf weights ignored: the kernel has no %s", filepath.Join(dir, "blkio.leaf_weight"))
+	r2 := *r
+	r2.BlkioLeafWeight = 0
+	r2.BlkioWeightDevice = nil
+	for _, wd := range r.BlkioWeightDevice {
+		if wd.Weight != 0 {
+			r2.BlkioWeightDevice = append(r2.BlkioWeightDevice, cg.NewWeightDevice(wd.Major, wd.Minor, wd.Weight, 0))
+		}
+	}
+	return &r2
+}
+
+// v1Path returns the directory of the v1 hierarchy that has ctrl, or "".
+func (m *Manager) v1Path(ctrl string) string {
+	for key, p := range m.Paths {
+		if key != UnifiedKey && strings.Contains(","+key+",", ","+ctrl+",") {
+			return p
+		}
+	}
+	return ""
+}
+
+func (m *Manager) hasV1(ctrl string) bool {
+	return m.v1Path(ctrl) != ""
 }
 
 func (m *Manager) setUnifiedHugetlb(r *cg.Resources) error {

@@ -136,10 +136,14 @@ func derefU16(p *uint16) uint16 {
 }
 
 // deviceRules converts the config's device rules and adds the devices every
-// container may use (runtime-spec's default devices, ptys, console) right
-// after the config's last deny-all rule: a deny-all cannot take them away,
-// but a later explicit rule of the config can (runc appends them at the end,
-// so a config could never deny /dev/full, say).
+// container may use (runtime-spec's default devices, ptys, console) after
+// the config's last deny-all rule: a deny-all cannot take them away, but a
+// later explicit rule of the config can (runc appends them at the end, so a
+// config could never deny /dev/full, say). They go after the config's allow
+// rules that directly follow that deny-all, just before its first later
+// deny rule: allow rules commute, so the result is the same, and the
+// config's own rules keep the first places, in their order (on cgroup v1
+// devices.list shows them so).
 func deviceRules(in []specs.LinuxDeviceCgroup) ([]*config.Rule, error) {
 	at := 0
 	for i, d := range in {
@@ -160,7 +164,12 @@ func deviceRules(in []specs.LinuxDeviceCgroup) ([]*config.Rule, error) {
 		}
 		after = append(after, d)
 	}
-	all := append(append(append([]specs.LinuxDeviceCgroup{}, in[:at]...), defaultAllowed...), after...)
+	allows := 0
+	for allows < len(after) && after[allows].Allow {
+		allows++
+	}
+	all := append([]specs.LinuxDeviceCgroup{}, in[:at]...)
+	all = append(append(append(all, after[:allows]...), defaultAllowed...), after[allows:]...)
 	var out []*config.Rule
 	for _, d := range all {
 		t := config.WildcardDevice

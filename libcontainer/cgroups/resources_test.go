@@ -1,6 +1,7 @@
 package cgroups
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/opencontainers/cgroups/devices/config"
@@ -75,5 +76,60 @@ func TestDeviceRulesRejectBadInput(t *testing.T) {
 		if _, err := deviceRules([]specs.LinuxDeviceCgroup{d}); err == nil {
 			t.Errorf("rule %+v accepted", d)
 		}
+	}
+}
+
+// TestDeviceRulesOrder checks where the default devices go: after the last
+// deny-all and after the config's allow rules that directly follow it, but
+// before any later deny rule (which must still be able to take one away).
+func TestDeviceRulesOrder(t *testing.T) {
+	i64 := func(v int64) *int64 { return &v }
+	denyAll := specs.LinuxDeviceCgroup{Allow: false, Access: "rwm"}
+	allowFuse := specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: i64(10), Minor: i64(229), Access: "rwm"}
+	allowSda := specs.LinuxDeviceCgroup{Allow: true, Type: "b", Major: i64(8), Minor: i64(0), Access: "r"}
+	denyFull := specs.LinuxDeviceCgroup{Allow: false, Type: "c", Major: i64(1), Minor: i64(7), Access: "rw"}
+	allowAll := specs.LinuxDeviceCgroup{Allow: true, Access: "rwm"}
+	const d = "defaults"
+	// With no rules of its own a config gets just the defaults.
+	defaults, err := deviceRules(nil)
+	if err != nil || len(defaults) != len(defaultAllowed) {
+		t.Fatalf("deviceRules(nil) = %d rules, %v; want the %d defaults", len(defaults), err, len(defaultAllowed))
+	}
+	for _, c := range []struct {
+		name string
+		in   []specs.LinuxDeviceCgroup
+		want []string // rule strings, d for the block of defaults
+	}{
+		{"deny-all only", []specs.LinuxDeviceCgroup{denyAll}, []string{"a *:* rwm", d}},
+		{"allows after deny-all come first", []specs.LinuxDeviceCgroup{denyAll, allowFuse, allowSda},
+			[]string{"a *:* rwm", "c 10:229 rwm", "b 8:0 r", d}},
+		{"defaults before a later deny", []specs.LinuxDeviceCgroup{denyAll, allowFuse, denyFull, allowSda},
+			[]string{"a *:* rwm", "c 10:229 rwm", d, "c 1:7 rw", "b 8:0 r"}},
+		{"rules before the last deny-all stay before it", []specs.LinuxDeviceCgroup{allowAll, allowFuse, denyAll, allowSda},
+			[]string{"a *:* rwm", "c 10:229 rwm", "a *:* rwm", "b 8:0 r", d}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			rules, err := deviceRules(c.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want []string
+			for _, w := range c.want {
+				if w != d {
+					want = append(want, w)
+					continue
+				}
+				for _, def := range defaults {
+					want = append(want, def.CgroupString())
+				}
+			}
+			var got []string
+			for _, r := range rules {
+				got = append(got, r.CgroupString())
+			}
+			if strings.Join(got, "\n") != strings.Join(want, "\n") {
+				t.Errorf("rules:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+			}
+		})
 	}
 }

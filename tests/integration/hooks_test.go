@@ -198,8 +198,11 @@ func TestHooksRunInLifecycleOrder(t *testing.T) {
 		t.Fatalf("after delete the log is %v, want poststop last", tags)
 	}
 
+	// runtime-spec: "creating" is step 2 of the lifecycle only; the
+	// create-time hooks (steps 3-5) come after it and get "created" (as
+	// with crun; runc 1.1 passes "creating").
 	wantStatus := map[string]specs.ContainerState{
-		"prestart": specs.StateCreating, "createRuntime": specs.StateCreating, "createContainer": specs.StateCreating,
+		"prestart": specs.StateCreated, "createRuntime": specs.StateCreated, "createContainer": specs.StateCreated,
 		"startContainer": specs.StateCreated, "poststart": specs.StateRunning, "poststop": specs.StateStopped,
 	}
 	for tag, status := range wantStatus {
@@ -284,6 +287,31 @@ func TestPoststartRunsAfterStartContainerAndExec(t *testing.T) {
 		if h.tag() == "poststart" && !strings.HasSuffix(h.PidExe, "/bin/probe") {
 			t.Errorf("when the poststart hook ran the container process was %q, not yet the user-specified /bin/probe", h.PidExe)
 		}
+	}
+}
+
+// TestPoststartStateOfProgramThatExitedAtOnce checks the state a poststart
+// hook gets when the program exits as soon as it is exec'd: status running
+// and the init's pid (runtime-spec: pid is required when the status is
+// running), never pid 0 because the program is already gone. Whether the
+// program is gone before the runtime reads its status is a race, so it runs
+// a few times.
+func TestPoststartStateOfProgramThatExitedAtOnce(t *testing.T) {
+	for i := 0; i < 5; i++ {
+		logDir := hostDir(t, nil)
+		hostLog := filepath.Join(logDir, "hooks.log")
+		bundle := newBundle(t, withArgs("/bin/true"),
+			withHookSpec(&specs.Hooks{Poststart: []specs.Hook{probeHook(hostLog, "poststart")}}))
+		id := newID(t)
+		rt(t, "create", "--bundle", bundle, id).ok(t)
+		pid := getState(t, id).Pid
+		rt(t, "start", id).ok(t)
+		s := hookByTag(t, readHookLog(t, hostLog), "poststart").state(t)
+		if s.Status != specs.StateRunning || s.Pid != pid {
+			t.Errorf("run %d: poststart hook got status %q pid %d, want running and the init's pid %d", i, s.Status, s.Pid, pid)
+		}
+		waitStatus(t, id, "stopped", 10*time.Second)
+		rt(t, "delete", id).ok(t)
 	}
 }
 

@@ -332,3 +332,42 @@ func TestNoPivotRuns(t *testing.T) {
 		t.Errorf("output %q, want the bundle's marker and ok", r.Stdout)
 	}
 }
+
+// hostHasSELinux tells whether selinuxfs is mounted (the host has SELinux).
+func hostHasSELinux() bool {
+	var st unix.Statfs_t
+	return unix.Statfs("/sys/fs/selinux", &st) == nil && st.Type == unix.SELINUX_MAGIC
+}
+
+// TestMountLabelIgnoredWithoutSELinux checks that linux.mountLabel is
+// accepted and not applied when the host has no SELinux (as crun does): the
+// container runs, its mounts carry no context= option, and the runtime
+// warns that the label was ignored. A process label is still refused (as
+// runc refuses it): the process would run unconfined.
+func TestMountLabelIgnoredWithoutSELinux(t *testing.T) {
+	if hostHasSELinux() {
+		t.Skip("the host has SELinux")
+	}
+	const label = "system_u:object_r:svirt_sandbox_file_t:s0:c715,c811"
+	withLabel := func(s *specs.Spec) { s.Linux.MountLabel = label }
+	r := runContainer(t, withLabel, withProbe("mounts")).ok(t)
+	if !strings.Contains(r.Stderr, "mountLabel") || !strings.Contains(r.Stderr, "ignored") {
+		t.Errorf("no warning that the mount label was ignored: %q", r.Stderr)
+	}
+	mounts := parseMountinfo(r.Stdout)
+	for _, dst := range []string{"/dev", "/dev/shm", "/dev/mqueue"} {
+		m, ok := findMount(mounts, dst)
+		if !ok {
+			t.Errorf("no mount at %s", dst)
+			continue
+		}
+		if strings.Contains(m.SuperOptions, "context=") || strings.Contains(m.Options, "context=") {
+			t.Errorf("%s was mounted with an SELinux context: %+v", dst, m)
+		}
+	}
+
+	bundle := newBundle(t, func(s *specs.Spec) { s.Process.SelinuxLabel = "system_u:system_r:svirt_lxc_net_t:s0:c1,c2" })
+	id := newID(t)
+	rt(t, "create", "--bundle", bundle, id).failed(t, "selinux is not enabled")
+	assertCreateLeftNothing(t, id)
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -220,6 +221,30 @@ func TestResourcesBlkioWeight(t *testing.T) {
 	}
 }
 
+// TestResourcesBlkioLeafWeightWithoutKernelSupport checks that on a v1
+// host whose kernel has no blkio.leaf_weight (only CFQ had it; it left
+// Linux in 5.0) a blockIO.leafWeight is dropped with a warning and the
+// container runs; on v2 leaf weights are ignored as runc ignores them.
+func TestResourcesBlkioLeafWeightWithoutKernelSupport(t *testing.T) {
+	v1 := !cgroupV2 && v1Mountpoint("blkio") != ""
+	bundle := newBundle(t, withArgs("/bin/true"),
+		withLinuxResources(&specs.LinuxResources{BlockIO: &specs.LinuxBlockIO{LeafWeight: cgU16(300)}}))
+	id := newID(t)
+	r := rt(t, "create", "--bundle", bundle, id).ok(t)
+	if v1 {
+		dir := v1CgroupDir(t, getState(t, id).Pid, "blkio")
+		if fileExists(filepath.Join(dir, "blkio.leaf_weight")) {
+			t.Skipf("this kernel has %s/blkio.leaf_weight", dir)
+		}
+		if !strings.Contains(r.Stderr, "leaf weights ignored") {
+			t.Errorf("create did not warn that the leaf weight was dropped: %s", r)
+		}
+	}
+	rt(t, "start", id).ok(t)
+	waitStatus(t, id, "stopped", 10*time.Second)
+	rt(t, "delete", id).ok(t)
+}
+
 // resDevicesScript reports which of /dev/null, /dev/zero and /dev/full the
 // container may use.
 const resDevicesScript = `echo x > /dev/null && echo null-ok; head -c1 /dev/zero >/dev/null && echo zero-ok
@@ -264,6 +289,35 @@ func TestResourcesDevicesDenyRule(t *testing.T) {
 			withLinuxResources(&specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{denyAll}}))
 		wantOutputLines(t, out, []string{"null-ok", "zero-ok", "full-ok"}, []string{"full-denied"})
 	})
+}
+
+// TestResourcesDevicesAppliedInListedOrder checks, on cgroup v1, that the
+// config's device rules are applied in the listed order (runtime-spec:
+// "The runtime MUST apply entries in the listed order"): the allowed
+// entries of devices.list start with the config's own, in its order, and
+// the default devices follow them. The container still sees the defaults.
+func TestResourcesDevicesAppliedInListedOrder(t *testing.T) {
+	if cgroupV2 {
+		t.Skip("cgroup v2 has an eBPF program, no devices.list")
+	}
+	rules := []specs.LinuxDeviceCgroup{
+		{Allow: false, Access: "rwm"},
+		{Allow: true, Type: "c", Major: cgI64(10), Minor: cgI64(229), Access: "rwm"},
+		{Allow: true, Type: "b", Major: cgI64(8), Minor: cgI64(20), Access: "rw"},
+		{Allow: true, Type: "b", Major: cgI64(10), Minor: cgI64(200), Access: "r"},
+	}
+	bundle := newBundle(t, withShellCmd(resDevicesScript), withLinuxResources(&specs.LinuxResources{Devices: rules}))
+	_, out := createCheckStart(t, bundle, func(pid int) {
+		list := lines(cgFile(t, v1CgroupDir(t, pid, "devices"), "devices.list"))
+		want := []string{"c 10:229 rwm", "b 8:20 rw", "b 10:200 r"}
+		if len(list) < len(want)+1 || !reflect.DeepEqual(list[:len(want)], want) {
+			t.Errorf("devices.list = %q, want it to start with the config's rules %q", list, want)
+		}
+		if !contains(list, "c 1:3 rwm") || !contains(list, "c *:* m") {
+			t.Errorf("devices.list lacks the default devices: %q", list)
+		}
+	})
+	wantOutputLines(t, out, []string{"null-ok", "zero-ok", "full-ok"}, []string{"full-denied"})
 }
 
 // TestResourcesHugetlbLimit checks hugepageLimits: on a hybrid host the v1
