@@ -32,8 +32,8 @@ var updateCommand = &cli.Command{
 		&cli.StringFlag{Name: "memory-reservation", Usage: "Memory reservation or soft_limit (in bytes)"},
 		&cli.StringFlag{Name: "memory-swap", Usage: "Total memory usage (memory + swap); set '-1' to enable unlimited swap"},
 		&cli.IntFlag{Name: "pids-limit", Usage: "Maximum number of pids allowed in the container"},
-		&cli.StringFlag{Name: "kernel-memory", Hidden: true},
-		&cli.StringFlag{Name: "kernel-memory-tcp", Hidden: true},
+		&cli.StringFlag{Name: "kernel-memory", Usage: "Kernel memory limit (deprecated: current kernels ignore it; warned about)"},
+		&cli.StringFlag{Name: "kernel-memory-tcp", Usage: "Kernel memory limit for tcp buffers (in bytes, cgroup v1)"},
 	},
 	Action: func(c *cli.Context) error {
 		if err := checkArgs(c, 1, 1); err != nil {
@@ -83,6 +83,7 @@ func updateResources(c *cli.Context) (*specs.LinuxResources, error) {
 		{"memory", &r.Memory.Limit, true}, {"memory-reservation", &r.Memory.Reservation, true},
 		{"memory-swap", &r.Memory.Swap, true}, {"cpu-quota", &r.CPU.Quota, false},
 		{"cpu-rt-runtime", &r.CPU.RealtimeRuntime, false},
+		{"kernel-memory", &r.Memory.Kernel, true}, {"kernel-memory-tcp", &r.Memory.KernelTCP, true},
 	} {
 		if !c.IsSet(f.name) {
 			continue

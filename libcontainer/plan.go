@@ -6,8 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	cg "github.com/opencontainers/cgroups"
-
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
@@ -48,7 +46,7 @@ type plan struct {
 	joinMount                                        string
 	unshareCgroupNS, newTimeNS, privatePidNS, userNS bool
 	// resources are the cgroup limits and device rules to set at create.
-	resources *cg.Resources
+	resources *cgroups.Resources
 	// seccomp is the compiled filter (nil: none).
 	seccomp *seccomp.Program
 }
@@ -198,7 +196,7 @@ func selinuxEnabled() bool {
 // resources converts linux.resources for the cgroup library. The device
 // rules always apply: with none in the config the container still gets only
 // the default devices, never the host's (as with runc).
-func resources(r *specs.LinuxResources) (*cg.Resources, error) {
+func resources(r *specs.LinuxResources) (*cgroups.Resources, error) {
 	if r == nil {
 		r = &specs.LinuxResources{}
 	}

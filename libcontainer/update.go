@@ -62,6 +62,8 @@ func MergeResources(old, u *specs.LinuxResources) *specs.LinuxResources {
 		setI64(&mem.Limit, u.Memory.Limit)
 		setI64(&mem.Reservation, u.Memory.Reservation)
 		setI64(&mem.Swap, u.Memory.Swap)
+		setI64(&mem.Kernel, u.Memory.Kernel)
+		setI64(&mem.KernelTCP, u.Memory.KernelTCP)
 		if u.Memory.Swappiness != nil {
 			mem.Swappiness = u.Memory.Swappiness
 		}

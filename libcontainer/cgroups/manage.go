@@ -42,7 +42,11 @@ func (m *Manager) library(r *cg.Resources) (cg.Manager, error) {
 
 // Set writes the resource limits. Controllers the host lacks make it fail
 // with an error naming the controller and the cgroup.
-func (m *Manager) Set(r *cg.Resources) error {
+func (m *Manager) Set(res *Resources) error {
+	if err := m.setKernelMemory(res); err != nil {
+		return err
+	}
+	r := &res.Resources
 	if m.Mode != Unified && len(r.Unified) > 0 {
 		return fmt.Errorf("linux.resources.unified needs cgroup v2; this host is cgroup %s", m.Mode)
 	}
@@ -123,6 +127,31 @@ func (m *Manager) setDevicesV1InOrder(r *cg.Resources) (bool, error) {
 		}
 	}
 	return true, nil
+}
+
+// setKernelMemory applies memory.kernelTCP on v1, where the kernel still
+// has memory.kmem.tcp.limit_in_bytes, and warns about what it cannot apply:
+// kernelTCP on v2 (no such limit) and memory.kernel (current kernels accept
+// and ignore v1's memory.kmem.limit_in_bytes; v2 has none).
+func (m *Manager) setKernelMemory(r *Resources) error {
+	if r.Kernel != 0 {
+		logrus.Warnf("memory.kernel ignored: kernel memory limits are deprecated and not enforced by current kernels")
+	}
+	if r.KernelTCP == 0 {
+		return nil
+	}
+	if m.Mode == Unified {
+		logrus.Warnf("memory.kernelTCP ignored: cgroup v2 has no TCP buffer limit")
+		return nil
+	}
+	dir := m.v1Path("memory")
+	if dir == "" {
+		return errors.New("memory.kernelTCP: no v1 memory hierarchy is mounted")
+	}
+	if err := cg.WriteFile(dir, "memory.kmem.tcp.limit_in_bytes", fmt.Sprint(r.KernelTCP)); err != nil {
+		return fmt.Errorf("set memory.kernelTCP: %w", err)
+	}
+	return nil
 }
 
 // withoutMissingLeafWeight drops the blkio leaf weights, with a warning,

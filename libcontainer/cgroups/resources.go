@@ -9,10 +9,23 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
+// Resources are the limits to set: the library's form plus the v1 kernel
+// memory limits, which the library no longer applies.
+type Resources struct {
+	cg.Resources
+	// KernelTCP is memory.kernelTCP, v1's memory.kmem.tcp.limit_in_bytes
+	// (0: unset).
+	KernelTCP int64
+	// Kernel is memory.kernel. Kernels since 5.16 accept and ignore v1's
+	// memory.kmem.limit_in_bytes, and v2 has no such limit: it is only
+	// warned about.
+	Kernel int64
+}
+
 // ToResources converts runtime-spec resources into the library's form, the
 // way runc's specconv does. Device rules get the default devices appended.
-func ToResources(r *specs.LinuxResources) (*cg.Resources, error) {
-	res := &cg.Resources{}
+func ToResources(r *specs.LinuxResources) (*Resources, error) {
+	res := &Resources{}
 	if r == nil {
 		return res, nil
 	}
@@ -32,10 +45,8 @@ func ToResources(r *specs.LinuxResources) (*cg.Resources, error) {
 		if m.CheckBeforeUpdate != nil {
 			res.MemoryCheckBeforeUpdate = *m.CheckBeforeUpdate
 		}
-		if m.Kernel != nil || m.KernelTCP != nil {
-			// Deprecated in the spec and gone from current kernels: runc
-			// ignores them too.
-		}
+		res.Kernel = deref(m.Kernel)
+		res.KernelTCP = deref(m.KernelTCP)
 	}
 	if c := r.CPU; c != nil {
 		res.CpuShares = derefU(c.Shares)

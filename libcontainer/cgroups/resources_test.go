@@ -16,7 +16,7 @@ func TestToResourcesMapsEveryField(t *testing.T) {
 	classID := uint32(0x100001)
 	r, err := ToResources(&specs.LinuxResources{
 		Memory: &specs.LinuxMemory{Limit: i64(64 << 20), Reservation: i64(32 << 20), Swap: i64(128 << 20),
-			Swappiness: u64(10), DisableOOMKiller: &b, CheckBeforeUpdate: &b},
+			Swappiness: u64(10), DisableOOMKiller: &b, CheckBeforeUpdate: &b, Kernel: i64(8 << 20), KernelTCP: i64(4 << 20)},
 		CPU: &specs.LinuxCPU{Shares: u64(512), Quota: i64(50000), Period: u64(100000), Burst: u64(1000),
 			RealtimeRuntime: i64(10), RealtimePeriod: u64(20), Cpus: "0", Mems: "0", Idle: i64(1)},
 		Pids: &specs.LinuxPids{Limit: i64(20)},
@@ -35,6 +35,7 @@ func TestToResourcesMapsEveryField(t *testing.T) {
 		ok   bool
 	}{
 		{"memory", r.Memory == 64<<20 && r.MemoryReservation == 32<<20 && r.MemorySwap == 128<<20 && *r.MemorySwappiness == 10 && r.OomKillDisable && r.MemoryCheckBeforeUpdate},
+		{"kernel memory", r.Kernel == 8<<20 && r.KernelTCP == 4<<20},
 		{"cpu", r.CpuShares == 512 && r.CpuQuota == 50000 && r.CpuPeriod == 100000 && *r.CpuBurst == 1000 && r.CpuRtRuntime == 10 && r.CpuRtPeriod == 20 && r.CpusetCpus == "0" && r.CpusetMems == "0" && *r.CPUIdle == 1},
 		{"pids", *r.PidsLimit == 20},
 		{"blkio", r.BlkioWeight == 300 && r.BlkioLeafWeight == 200 && len(r.BlkioWeightDevice) == 1 && r.BlkioThrottleReadBpsDevice[0].Rate == 1000},

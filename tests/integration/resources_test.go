@@ -883,3 +883,33 @@ func TestKillAllAndDeleteUseCgroupKill(t *testing.T) {
 		})
 	}
 }
+
+// TestResourcesKernelTCPLimitAndUpdate checks memory.kernelTCP on v1:
+// memory.kmem.tcp.limit_in_bytes on the host at create and after
+// `update --kernel-memory-tcp`; memory.kernel, which current kernels ignore,
+// does not fail the create. In the v2 view, which has no TCP buffer limit,
+// both are warned about and the container still runs.
+func TestResourcesKernelTCPLimitAndUpdate(t *testing.T) {
+	bundle := newBundle(t, withArgs("/bin/sleep", "1000"), withLinuxResources(&specs.LinuxResources{
+		Memory: &specs.LinuxMemory{KernelTCP: cgI64(cgMiB(16)), Kernel: cgI64(cgMiB(64))},
+	}))
+	if cgroupV2 {
+		id, res := createStarted(t, bundle)
+		if !strings.Contains(res.Stderr, "memory.kernelTCP ignored") || !strings.Contains(res.Stderr, "memory.kernel ignored") {
+			t.Errorf("create in the v2 view did not warn about kernelTCP and kernel: %s", res)
+		}
+		if st := getState(t, id); st.Status != "running" {
+			t.Errorf("state %+v, want running", st)
+		}
+		return
+	}
+	skipInV2View(t, "memory")
+	id, _ := createStarted(t, bundle)
+	memDir := v1CgroupDir(t, getState(t, id).Pid, "memory")
+	wantCgFile(t, memDir, "memory.kmem.tcp.limit_in_bytes", cgItoa(cgMiB(16)))
+	rt(t, "update", "--kernel-memory-tcp", "32m", id).ok(t)
+	wantCgFile(t, memDir, "memory.kmem.tcp.limit_in_bytes", cgItoa(cgMiB(32)))
+	// A later update of something else keeps it.
+	rt(t, "update", "--memory", "128m", id).ok(t)
+	wantCgFile(t, memDir, "memory.kmem.tcp.limit_in_bytes", cgItoa(cgMiB(32)))
+}
