@@ -29,6 +29,20 @@ if ! "$suite" -o "$out" "$@" "$runtime"; then
 	exit 2
 fi
 status=0
-"$here/compare.sh" "$here/expected.tsv" "$out/summary.tsv" $partial || status=$?
+"$here/compare.sh" "$here/expected.tsv" "$out/summary.tsv" $partial | tee "$out/compare.txt" || status=$?
 echo "conformance: logs in $out (per test: logs/TEST.tap, logs/TEST.err)"
+# Some lifecycle tests race with the container's own start-up (killsig
+# signals a shell before it may have installed its trap); on a loaded
+# machine they can lose. A regressed test is run once more on its own, and
+# only a second failure counts.
+regressed=$(awk '$1 == "REGRESSION" { print $2 }' "$out/compare.txt" | paste -sd'|')
+if [ "$status" -ne 0 ] && [ -n "$regressed" ]; then
+	retry="$out/retry"
+	echo "conformance: running again on their own: $regressed"
+	if "$suite" -o "$retry" "$@" -r "^($regressed)\$" "$runtime" >/dev/null &&
+		"$here/compare.sh" "$here/expected.tsv" "$retry/summary.tsv" --partial; then
+		echo "conformance: the regressions above passed when run again: they raced (see $out and $retry)"
+		status=0
+	fi
+fi
 exit "$status"
