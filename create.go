@@ -69,6 +69,7 @@ func createContainer(c *cli.Context, detach bool) (*libcontainer.Container, *tty
 	if err != nil {
 		return nil, nil, err
 	}
+	tty.sizeFromStdin(b.Spec.Process)
 	// Socket-activation fds come first, then --preserve-fds ones: both
 	// land at 3.. in the container, in that order (runc's contract).
 	listen := listenFds()

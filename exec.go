@@ -85,6 +85,7 @@ func execProcess(c *cli.Context) (int, error) {
 		ctr.Release()
 		return 0, err
 	}
+	tty.sizeFromStdin(proc)
 	var sigs chan os.Signal
 	if !detach {
 		sigs = make(chan os.Signal, 64)

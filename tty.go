@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/signal"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-runtime/berth/libcontainer/console"
@@ -39,6 +40,18 @@ func newTTYSetup(terminal, detach bool, socketPath string) (*ttySetup, error) {
 		return &ttySetup{sock: os.NewFile(uintptr(fds[0]), "console"), recv: os.NewFile(uintptr(fds[1]), "console-recv")}, nil
 	}
 	return nil, nil
+}
+
+// sizeFromStdin gives a foreground terminal process the size of our own
+// terminal before it starts (unless the config sets one), so that its first
+// look at the window size is right; the proxy's resizes come later.
+func (t *ttySetup) sizeFromStdin(p *specs.Process) {
+	if t == nil || t.recv == nil || p == nil || p.ConsoleSize != nil || !console.IsTerminal(int(os.Stdin.Fd())) {
+		return
+	}
+	if h, w, err := console.GetSize(os.Stdin); err == nil && h > 0 && w > 0 {
+		p.ConsoleSize = &specs.Box{Height: h, Width: w}
+	}
 }
 
 // socket is the file to pass to the init (nil without a terminal).

@@ -194,7 +194,14 @@ func TestNotifySocketStartWaitsForReady(t *testing.T) {
 	if !contains(fields, "READY=1") || !contains(fields, fmt.Sprintf("MAINPID=%d", pid)) {
 		t.Errorf("host socket got %q, want READY=1 and MAINPID=%d", msg, pid)
 	}
-	out := waitOutput(t, cr.StdoutPath, "notify.sock", 5*time.Second)
+	// The probe prints "ok" (or "error: ...") after its send, which may
+	// come a moment after start has returned.
+	var out string
+	waitFor(5*time.Second, func() bool {
+		b, _ := os.ReadFile(cr.StdoutPath)
+		out = string(b)
+		return contains(lines(out), "ok") || strings.Contains(out, "error:")
+	})
 	ls := lines(out)
 	if want := "NS=" + filepath.Join(dir, "notify.sock"); len(ls) == 0 || ls[0] != want {
 		t.Errorf("container NOTIFY_SOCKET line %q, want %q", ls, want)

@@ -752,7 +752,15 @@ func TestPs(t *testing.T) {
 	id, _ := createStarted(t, bundle)
 	pid := getState(t, id).Pid
 	var pids []int
-	if !waitFor(5*time.Second, func() bool { pids = psJSONPids(t, id); return len(pids) == 2 }) {
+	// The background sleep is a forked shell until it execs sleep.
+	isSleep := func(p int) bool {
+		comm, _ := os.ReadFile("/proc/" + cgPidStr(p) + "/comm")
+		return strings.TrimSpace(string(comm)) == "sleep"
+	}
+	if !waitFor(5*time.Second, func() bool {
+		pids = psJSONPids(t, id)
+		return len(pids) == 2 && (isSleep(pids[0]) || isSleep(pids[1]))
+	}) {
 		t.Fatalf("ps -f json = %v, want the init and its sleep child", pids)
 	}
 	if !pidListHas(pids, pid) {
