@@ -458,6 +458,11 @@ func TestCRIHandlersAgree(t *testing.T) {
 		})
 		id := crictlOK(t, "create", p.id, writeJSON(t, cfg), p.config)
 		crictlOK(t, "start", id)
+		if handler == "berth" {
+			requireBerthRan(t, id)
+		} else if suite.shim.Called("create", id) {
+			t.Errorf("the runc handler ran the berth shim for %s", id)
+		}
 		seen[handler] = withoutCgroupHierarchies(execS(t, id, "sh", "-c", probe))
 	}
 	if seen["runc"] != seen["berth"] {

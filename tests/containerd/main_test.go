@@ -48,11 +48,11 @@ var suite struct {
 	ns        string // ctr's containerd namespace
 	shim      *callerkit.Shim
 	pathShim  *callerkit.Shim // the same, named runc, first on the daemon's PATH
-	ctrRoot   string // runc root ctr's containers get (--runc-root)
-	criRoot   string // runc root of the CRI "berth" handler (options.Root)
-	runcRoot  string // runc root of the CRI "runc" handler
-	cgParent  string // CRI pods' cgroup parent
-	crictl    string // "" when missing: the CRI tests fail
+	ctrRoot   string          // runc root ctr's containers get (--runc-root)
+	criRoot   string          // runc root of the CRI "berth" handler (options.Root)
+	runcRoot  string          // runc root of the CRI "runc" handler
+	cgParent  string          // CRI pods' cgroup parent
+	crictl    string          // "" when missing: the CRI tests fail
 	crictlErr error
 	crictlCfg string
 	daemon    *callerkit.Daemon
