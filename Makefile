@@ -36,6 +36,7 @@ deps:
 callers-deps:
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 		podman conmon containernetworking-plugins containerd docker.io iptables crun >/dev/null
+	GOBIN=$(CURDIR)/.bin $(GO) install sigs.k8s.io/cri-tools/cmd/crictl@v1.37.0
 
 unit:
 	$(GO) test -tags '$(TAGS)' $$($(GO) list ./... | grep -v /tests/)

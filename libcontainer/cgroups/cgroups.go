@@ -227,7 +227,7 @@ func (m *Manager) Create() (err error) {
 			}
 		}
 		if strings.Contains(","+key+",", ",cpuset,") {
-			if err := copyCpuset(p, created); err != nil {
+			if err := fillCpuset(p); err != nil {
 				return err
 			}
 		}
@@ -248,7 +248,11 @@ func mkdirAll(p string) ([]string, error) {
 	}
 	var made []string
 	for i := len(missing) - 1; i >= 0; i-- {
-		if err := unix.Mkdir(missing[i], 0o755); err != nil && err != unix.EEXIST {
+		err := unix.Mkdir(missing[i], 0o755)
+		if err == unix.EEXIST {
+			continue // made meanwhile by another create: not ours to remove
+		}
+		if err != nil {
 			return made, err
 		}
 		made = append(made, missing[i])
@@ -256,11 +260,33 @@ func mkdirAll(p string) ([]string, error) {
 	return made, nil
 }
 
-// copyCpuset fills cpuset.cpus and cpuset.mems of new v1 cpuset cgroups from
-// their parents: the kernel leaves them empty and refuses tasks otherwise.
-func copyCpuset(p string, created []string) error {
-	for _, d := range created {
+// fillCpuset fills the empty cpuset.cpus and cpuset.mems of a v1 cpuset
+// cgroup and of its ancestors from their parents, top down (runc's
+// copyIfNeeded): the kernel leaves them empty in a new cgroup and refuses
+// tasks then. Ancestors that this create did not make are filled too,
+// since another create may have made one and not filled it yet.
+func fillCpuset(p string) error {
+	var empty []string
+	for d := p; ; d = filepath.Dir(d) {
+		cpus, err := os.ReadFile(filepath.Join(d, "cpuset.cpus"))
+		if err != nil {
+			return fmt.Errorf("read %s: %w", filepath.Join(d, "cpuset.cpus"), err)
+		}
+		mems, err := os.ReadFile(filepath.Join(d, "cpuset.mems"))
+		if err != nil {
+			return fmt.Errorf("read %s: %w", filepath.Join(d, "cpuset.mems"), err)
+		}
+		if len(bytes.TrimSpace(cpus)) > 0 && len(bytes.TrimSpace(mems)) > 0 {
+			break
+		}
+		empty = append(empty, d)
+	}
+	for i := len(empty) - 1; i >= 0; i-- {
+		d := empty[i]
 		for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
+			if cur, err := os.ReadFile(filepath.Join(d, f)); err == nil && len(bytes.TrimSpace(cur)) > 0 {
+				continue
+			}
 			v, err := os.ReadFile(filepath.Join(filepath.Dir(d), f))
 			if err != nil {
 				return fmt.Errorf("read %s: %w", filepath.Join(filepath.Dir(d), f), err)

@@ -78,16 +78,22 @@ func Prepare(c *Config, devNull int) error {
 			return err
 		}
 	}
-	if needsDefaultDev(c.Spec) {
+	defaultDev := needsDefaultDev(c.Spec)
+	if defaultDev {
 		if err := m.createDevices(defaultDevices, true); err != nil {
-			return err
-		}
-		if err := m.devSymlinks(); err != nil {
 			return err
 		}
 	}
 	if err := m.createDevices(c.Spec.Linux.Devices, false); err != nil {
 		return err
+	}
+	// The links come after the config's devices (runc's order): a config
+	// listing /dev/ptmx (a privileged container gets every host device)
+	// must not have it resolved through the pts/ptmx link onto devpts.
+	if defaultDev {
+		if err := m.devSymlinks(); err != nil {
+			return err
+		}
 	}
 	if c.BeforePivot != nil {
 		if err := c.BeforePivot(); err != nil {

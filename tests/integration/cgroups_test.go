@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -75,5 +76,39 @@ func TestCgroupsPathDefaultCreatedAndRemoved(t *testing.T) {
 	}
 	if dirs := cgroupDirsMatching([]string{id}); len(dirs) != 0 {
 		t.Errorf("cgroup dirs remain after delete: %v", dirs)
+	}
+}
+
+// TestCgroupsV1EmptyCpusetParentFilled checks a container whose parent
+// cgroup exists with an empty cpuset (another create just made it, under
+// containerd's /<namespace>/ or a pod's parent, and has not filled it yet):
+// the create fills the parent from its own parent, as runc does, instead of
+// copying the empty values and failing to join with ENOSPC.
+func TestCgroupsV1EmptyCpusetParentFilled(t *testing.T) {
+	skipInV2View(t, "cpuset")
+	mnt := v1Mountpoint("cpuset")
+	if mnt == "" {
+		t.Skip("no v1 cpuset hierarchy")
+	}
+	id := newID(t)
+	parent := "/" + id + "-parent"
+	if err := os.Mkdir(mnt+parent, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		// The parent is the caller's, not the runtime's: runc leaves it too.
+		ents, _ := os.ReadDir(cgroupRoot)
+		for _, e := range ents {
+			syscall.Rmdir(filepath.Join(cgroupRoot, e.Name(), parent))
+		}
+	})
+	if b, _ := os.ReadFile(mnt + parent + "/cpuset.cpus"); strings.TrimSpace(string(b)) != "" {
+		t.Skipf("a new cpuset cgroup is not empty here (%q): nothing to test", b)
+	}
+	bundle := newBundle(t, withArgs("true"), func(s *specs.Spec) { s.Linux.CgroupsPath = parent + "/" + id })
+	rt(t, "run", "--bundle", bundle, id).ok(t)
+	want, _ := os.ReadFile(mnt + "/cpuset.cpus")
+	if got, _ := os.ReadFile(mnt + parent + "/cpuset.cpus"); string(got) != string(want) {
+		t.Errorf("parent cpuset.cpus %q, want the root's %q", got, want)
 	}
 }

@@ -174,6 +174,24 @@ func TestLinuxDevicesCreated(t *testing.T) {
 	}
 }
 
+// TestLinuxDevicesWithPtmxKeepsPtsLink checks a config that lists the
+// host's /dev/ptmx among its devices, as privileged containers of
+// containerd and docker do: the node is made and then replaced by the
+// pts/ptmx link, instead of being resolved through the link onto devpts.
+func TestLinuxDevicesWithPtmxKeepsPtsLink(t *testing.T) {
+	mode := os.FileMode(0o666)
+	uid, gid := uint32(0), uint32(0)
+	out := runOK(t, withProbe("stat", "/dev/ptmx", "/dev/bt-tty"), func(s *specs.Spec) {
+		s.Linux.Devices = append(s.Linux.Devices,
+			specs.LinuxDevice{Path: "/dev/ptmx", Type: "c", Major: 5, Minor: 2, FileMode: &mode, UID: &uid, GID: &gid},
+			specs.LinuxDevice{Path: "/dev/bt-tty", Type: "c", Major: 5, Minor: 0, FileMode: &mode, UID: &uid, GID: &gid})
+	})
+	want := "/dev/ptmx link pts/ptmx\n/dev/bt-tty char 5:0 0666"
+	if got := strings.TrimSpace(out); got != want {
+		t.Errorf("devices: %q, want %q", got, want)
+	}
+}
+
 // firstNonEmpty returns the first of paths that exists on the host with
 // content (a file with bytes, a directory with entries), or "".
 func firstNonEmpty(paths ...string) string {
