@@ -16,6 +16,9 @@ type Options struct {
 	Bind, Recursive bool
 	// RecursiveRO is "rro": read-only applied to every submount.
 	RecursiveRO bool
+	// CopyUp is "tmpcopyup" (a runc extension): a tmpfs starts with a copy
+	// of what its destination held.
+	CopyUp bool
 	// Data holds the options the file system interprets itself.
 	Data string
 }
@@ -56,7 +59,7 @@ func KnownOptions() []string {
 	for k := range propagationOptions {
 		res = append(res, k)
 	}
-	return append(res, "bind", "rbind", "rro")
+	return append(res, "bind", "rbind", "rro", "tmpcopyup")
 }
 
 // ParseOptions splits an OCI mount option list into flags and data.
@@ -85,6 +88,8 @@ func ParseOptions(opts []string) Options {
 			o.Bind, o.Recursive = true, true
 		case "rro":
 			o.RecursiveRO = true
+		case "tmpcopyup":
+			o.CopyUp = true
 		case "":
 		default:
 			data = append(data, opt)

@@ -17,12 +17,13 @@ func TestParseOptions(t *testing.T) {
 		{"rbind ro", []string{"rbind", "ro"}, Options{Flags: unix.MS_RDONLY, Bind: true, Recursive: true}},
 		{"rw clears ro", []string{"ro", "rw"}, Options{Clear: unix.MS_RDONLY}},
 		{"propagation", []string{"bind", "rslave"}, Options{Bind: true, Propagation: []uintptr{unix.MS_SLAVE | unix.MS_REC}}},
+		{"tmpcopyup is not file system data", []string{"rw", "tmpcopyup", "size=1m"}, Options{Clear: unix.MS_RDONLY, CopyUp: true, Data: "size=1m"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := ParseOptions(tt.in)
 			if got.Flags != tt.want.Flags || got.Clear != tt.want.Clear || got.Data != tt.want.Data ||
-				got.Bind != tt.want.Bind || got.Recursive != tt.want.Recursive || len(got.Propagation) != len(tt.want.Propagation) {
+				got.Bind != tt.want.Bind || got.Recursive != tt.want.Recursive || got.CopyUp != tt.want.CopyUp || len(got.Propagation) != len(tt.want.Propagation) {
 				t.Fatalf("got %+v, want %+v", got, tt.want)
 			}
 		})

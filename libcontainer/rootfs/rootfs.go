@@ -211,6 +211,9 @@ func typeName(typ string, o Options) string {
 
 // fs mounts a file system of type typ at the destination.
 func (m *mounter) fs(mnt *specs.Mount, o Options, typ string) error {
+	if typ == "tmpfs" {
+		return m.tmpfs(mnt, o)
+	}
 	fd, err := m.openDest(mnt.Destination, false)
 	if err != nil {
 		return err
@@ -224,6 +227,67 @@ func (m *mounter) fs(mnt *specs.Mount, o Options, typ string) error {
 			return m.bind(&specs.Mount{Source: "/sys", Destination: mnt.Destination}, Options{Bind: true, Recursive: true, Flags: flags | unix.MS_RDONLY})
 		}
 		return err
+	}
+	return m.propagate(mnt.Destination, o)
+}
+
+// tmpfs mounts a tmpfs at the destination. As with runc, a destination that
+// already exists lends the tmpfs its mode (an explicit mode= still wins, as
+// in runc 1.2), and with tmpcopyup the tmpfs starts with a copy of what the
+// destination held: the directory is opened before the tmpfs covers it and
+// read through that fd afterwards.
+func (m *mounter) tmpfs(mnt *specs.Mount, o Options) error {
+	p, err := m.resolve(mnt.Destination)
+	if err != nil {
+		return err
+	}
+	_, statErr := os.Lstat(p)
+	existed := statErr == nil
+	fd, err := m.openDest(mnt.Destination, false)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	data := o.Data
+	if existed {
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil {
+			return err
+		}
+		data = strings.TrimSuffix(fmt.Sprintf("mode=%04o,%s", st.Mode&0o7777, data), ",")
+	}
+	flags := o.Flags &^ unix.MS_REMOUNT
+	src := -1
+	if o.CopyUp && existed {
+		// Filled first and made read-only afterwards.
+		flags &^= unix.MS_RDONLY
+		if src, err = unix.Open(fdPath(fd), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err != nil {
+			return fmt.Errorf("open for tmpcopyup: %w", err)
+		}
+		defer unix.Close(src)
+	}
+	if err := unix.Mount(mnt.Source, fdPath(fd), "tmpfs", flags, data); err != nil {
+		return err
+	}
+	if src >= 0 {
+		dst, err := m.openDest(mnt.Destination, false)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(dst)
+		dir, err := unix.Open(fdPath(dst), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(dir)
+		if err := copyTree(src, dir); err != nil {
+			return fmt.Errorf("tmpcopyup: %w", err)
+		}
+		if o.Flags&unix.MS_RDONLY != 0 {
+			if err := m.remount(mnt.Destination, o); err != nil {
+				return err
+			}
+		}
 	}
 	return m.propagate(mnt.Destination, o)
 }

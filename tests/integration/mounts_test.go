@@ -389,3 +389,77 @@ func TestMountLabelIgnoredWithoutSELinux(t *testing.T) {
 	rt(t, "create", "--bundle", bundle, id).failed(t, "selinux is not enabled")
 	assertCreateLeftNothing(t, id)
 }
+
+// TestTmpfsCopyUpCopiesDestinationContents mounts a tmpfs with runc's
+// tmpcopyup extension (podman puts it on every tmpfs it adds, e.g. /run and
+// /tmp of a --read-only container) over a directory of the image: the
+// tmpfs starts with a copy of the directory (owners, exact modes, symlinks
+// as symlinks), and writes to it do not reach the image. A tmpfs over an
+// existing directory takes that directory's mode (runc does the same).
+func TestTmpfsCopyUpCopiesDestinationContents(t *testing.T) {
+	bundle := newBundle(t,
+		withArgs("/bin/sh", "-c", `stat -c '%a %u:%g %F %n' /data /data/f /data/sub /data/sub/l /keep; `+
+			`cat /data/f; echo; readlink /data/sub/l; ls -A /keep; echo new > /data/new; `+
+			`grep -E ' /(data|keep) ' /proc/self/mountinfo | cut -d' ' -f5,9`),
+		withMount(
+			specs.Mount{Destination: "/data", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "tmpcopyup"}},
+			specs.Mount{Destination: "/keep", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid"}},
+		))
+	rootfs := rootfsOf(bundle)
+	mk := func(p string, mode os.FileMode, uid int) {
+		t.Helper()
+		if err := os.Chown(p, uid, uid); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, d := range []string{"data", "data/sub", "keep"} {
+		if err := os.Mkdir(filepath.Join(rootfs, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(rootfs, "data/f"), []byte("image-content"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(rootfs, "keep/hidden"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("../f", filepath.Join(rootfs, "data/sub/l")); err != nil {
+		t.Fatal(err)
+	}
+	mk(filepath.Join(rootfs, "data"), 0o750|os.ModeSetgid, 1000)
+	mk(filepath.Join(rootfs, "data/f"), 0o604, 1000)
+	mk(filepath.Join(rootfs, "data/sub"), 0o711, 1001)
+	mk(filepath.Join(rootfs, "keep"), 0o750, 0)
+	r := rt(t, "run", "--bundle", bundle, newID(t)).ok(t)
+	want := []string{
+		"2750 0:0 directory /data", // the mount point itself: runc copies the contents, not the owner
+		"604 1000:1000 regular file /data/f",
+		"711 1001:1001 directory /data/sub",
+		"777 0:0 symbolic link /data/sub/l",
+		"750 0:0 directory /keep",
+		"image-content",
+		"../f",
+		"/data tmpfs", "/keep tmpfs",
+	}
+	got := lines(r.Stdout)
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("container saw:\n%s\nwant:\n%s", r.Stdout, strings.Join(want, "\n"))
+	}
+	if fileExists(filepath.Join(rootfs, "data/new")) {
+		t.Errorf("a write to the tmpfs reached the image's /data")
+	}
+}
+
+// TestTmpfsExplicitModeWinsOverDestinationMode mounts a tmpfs with mode=700
+// over an existing 0755 directory: the option wins (runc 1.2 and later; runc
+// 1.1 chmods the tmpfs to the directory's mode afterwards).
+func TestTmpfsExplicitModeWinsOverDestinationMode(t *testing.T) {
+	out := runOK(t, withArgs("stat", "-c", "%a", "/mnt"),
+		withMount(specs.Mount{Destination: "/mnt", Type: "tmpfs", Source: "tmpfs", Options: []string{"mode=700"}}))
+	if got := strings.TrimSpace(out); got != "700" {
+		t.Errorf("tmpfs with mode=700 over /mnt (0755) has mode %s, want 700", got)
+	}
+}
