@@ -269,11 +269,23 @@ func runDetached(t testing.TB, opts []string, cmd ...string) string {
 }
 
 // removeContainer removes a container without waiting for a stop timeout.
+// podman 4.3's removal of a user-namespace container sometimes fails with
+// "unlinkat …/userdata/shm: device or resource busy" while other containers
+// are being created (reproduced with runc and Berth alike, about 1 in 15
+// with creates running in parallel; most likely a copy of the shm mount in a
+// new container's mount namespace keeps podman's umount from going through).
+// A second rm succeeds; only a repeated failure fails the test.
 func removeContainer(t testing.TB, id string) {
 	t.Helper()
-	if r := podman(t, "rm", "-f", "-t", "0", "--ignore", id); r.Code != 0 {
-		t.Errorf("cleanup: %s", r)
+	var r callerkit.Result
+	for attempt := 1; attempt <= 3; attempt++ {
+		if r = podman(t, "rm", "-f", "-t", "0", "--ignore", id); r.Code == 0 {
+			return
+		}
+		t.Logf("cleanup, attempt %d: %s", attempt, r)
+		time.Sleep(200 * time.Millisecond)
 	}
+	t.Errorf("cleanup: %s", r)
 }
 
 // assertRanByRuntime checks the shim log for the create of id with
@@ -418,8 +430,13 @@ func stateLeft(ids []string) []string {
 func teardown() []string {
 	var problems []string
 	if shim != nil && globalArgs != nil {
-		if r := runPodman(callerkit.Cmd{Args: []string{"rm", "-af", "-t", "0"}, Timeout: 2 * time.Minute}); r.Code != 0 {
-			problems = append(problems, "podman rm -af: "+r.String())
+		rm := func() callerkit.Result {
+			return runPodman(callerkit.Cmd{Args: []string{"rm", "-af", "-t", "0"}, Timeout: 2 * time.Minute})
+		}
+		if r := rm(); r.Code != 0 {
+			if r = rm(); r.Code != 0 { // see removeContainer
+				problems = append(problems, "podman rm -af: "+r.String())
+			}
 		}
 		if r := runPodman(callerkit.Cmd{Args: []string{"rmi", "-af"}, Timeout: 2 * time.Minute}); r.Code != 0 {
 			problems = append(problems, "podman rmi -af: "+r.String())
