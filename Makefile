@@ -10,7 +10,7 @@ export CGO_ENABLED := 1
 export PATH := $(dir $(GO)):$(PATH)
 
 .PHONY: all berth berth-docker-engine docker-test install test unit integration integration-v2 conformance lint clean deps \
-	callers-deps podman-test containerd-test dockerd-test conmon-test callers-test integration-all
+	callers-deps podman-test containerd-test dockerd-test conmon-test callers-test callers-test-runc integration-all
 
 all: berth
 
@@ -75,6 +75,13 @@ conmon-test: berth
 	BERTH_BIN=$(CURDIR)/berth $(GO) test -count=1 -timeout 20m ./tests/conmon/
 
 callers-test: podman-test containerd-test dockerd-test conmon-test
+
+# callers-test-runc runs the caller suites with runc as the runtime: every
+# scenario must pass there too, which checks the tests themselves.
+callers-test-runc:
+	for s in podman containerd dockerd conmon; do \
+		BERTH_BIN=$$(command -v runc) $(GO) test -count=1 -timeout 20m ./tests/$$s/ || exit 1; \
+	done
 
 # integration-all is another name for test, which runs everything (it fits
 # in CI's time).
