@@ -446,28 +446,15 @@ func (e *env) wait(t *testing.T, id string) int {
 // side: /sys/fs/cgroup/<ctrl>/<path from /proc/PID/cgroup>/<file>.
 func cgroupFile(t *testing.T, pid int, ctrl, file string) string {
 	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	dir, ok, err := callerkit.V1CgroupDir(pid, ctrl)
+	if err != nil || !ok {
+		t.Fatalf("no %s cgroup for pid %d (%v)", ctrl, pid, err)
+	}
+	v, err := os.ReadFile(filepath.Join(dir, file))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, l := range strings.Split(string(b), "\n") {
-		f := strings.SplitN(l, ":", 3)
-		if len(f) != 3 {
-			continue
-		}
-		for _, c := range strings.Split(f[1], ",") {
-			if c == ctrl {
-				p := filepath.Join("/sys/fs/cgroup", ctrl, f[2], file)
-				v, err := os.ReadFile(p)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return strings.TrimSpace(string(v))
-			}
-		}
-	}
-	t.Fatalf("no %s cgroup for pid %d in:\n%s", ctrl, pid, b)
-	return ""
+	return strings.TrimSpace(string(v))
 }
 
 // statusField returns a field of /proc/self/status as the container's

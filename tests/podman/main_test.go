@@ -34,6 +34,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -329,24 +330,18 @@ func containerPid(t testing.TB, id string) string {
 // ctrl (cgroup v1), read from /proc/<pid>/cgroup of its init.
 func cgroupDir(t testing.TB, id, ctrl string) string {
 	t.Helper()
-	pid := containerPid(t, id)
-	b, err := os.ReadFile("/proc/" + pid + "/cgroup")
+	pid, err := strconv.Atoi(containerPid(t, id))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, l := range strings.Split(string(b), "\n") {
-		f := strings.SplitN(l, ":", 3)
-		if len(f) != 3 {
-			continue
-		}
-		for _, c := range strings.Split(f[1], ",") {
-			if c == ctrl {
-				return filepath.Join("/sys/fs/cgroup", ctrl, f[2])
-			}
-		}
+	dir, ok, err := callerkit.V1CgroupDir(pid, ctrl)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Skipf("no %s cgroup v1 controller for the container on this host", ctrl)
-	return ""
+	if !ok {
+		t.Skipf("no %s cgroup v1 controller for the container on this host", ctrl)
+	}
+	return dir
 }
 
 // readTrim reads a file and trims white space.
