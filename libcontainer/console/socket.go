@@ -33,21 +33,37 @@ func SendConsole(sock *os.File, master *os.File) error {
 	if name == "" {
 		name = defaultMasterName
 	}
+	if err := SendFd(sock, name, master); err != nil {
+		return fmt.Errorf("send console: %w", err)
+	}
+	return nil
+}
+
+// SendFd sends f's descriptor over the connected AF_UNIX socket sock the way
+// runc's cmsg.SendRawFd does, which its receivers (recvtty, go-runc,
+// containerd, runc's pidfd-kill) expect: one sendmsg whose payload is name
+// and whose ancillary data is a single SCM_RIGHTS message carrying the one
+// descriptor. The name must be non-empty (an empty payload on a stream
+// socket carries no ancillary data) and shorter than the receivers' buffer.
+func SendFd(sock *os.File, name string, f *os.File) error {
+	if name == "" {
+		return errors.New("empty name")
+	}
 	if len(name) >= maxNameLen {
-		return fmt.Errorf("send console: name too long (%d bytes)", len(name))
+		return fmt.Errorf("name too long (%d bytes)", len(name))
 	}
 	rc, err := sock.SyscallConn()
 	if err != nil {
-		return fmt.Errorf("send console: %w", err)
+		return err
 	}
-	return withFd(master, func(mfd int) error {
-		rights := unix.UnixRights(mfd)
+	return withFd(f, func(fd int) error {
+		rights := unix.UnixRights(fd)
 		var sendErr error
 		err := rc.Write(func(sfd uintptr) bool {
 			for {
 				var n int
 				// MSG_NOSIGNAL: a vanished receiver must be an error,
-				// not a SIGPIPE that kills the container's init.
+				// not a SIGPIPE that kills the sender.
 				n, sendErr = unix.SendmsgN(int(sfd), []byte(name), rights, nil, unix.MSG_NOSIGNAL)
 				switch {
 				case sendErr == unix.EINTR:
@@ -66,7 +82,7 @@ func SendConsole(sock *os.File, master *os.File) error {
 			err = sendErr
 		}
 		if err != nil {
-			return fmt.Errorf("send console: %w", err)
+			return fmt.Errorf("sendmsg: %w", err)
 		}
 		return nil
 	})
@@ -164,8 +180,8 @@ func rightsIn(oob []byte) ([]int, error) {
 }
 
 // DialSocket connects to the AF_UNIX SOCK_STREAM socket at path (the
-// --console-socket created by the caller) and returns the connection as a
-// close-on-exec file suitable for SendConsole.
+// --console-socket or --pidfd-socket created by the caller) and returns the
+// connection as a close-on-exec file suitable for SendConsole and SendFd.
 //
 // Paths too long for sockaddr_un are reached through an O_PATH descriptor of
 // the socket and its /proc/self/fd name, because callers such as containerd
@@ -173,7 +189,7 @@ func rightsIn(oob []byte) ([]int, error) {
 func DialSocket(path string) (*os.File, error) {
 	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return nil, fmt.Errorf("dial console socket: %w", err)
+		return nil, fmt.Errorf("dial socket: %w", err)
 	}
 	addr := path
 	var sa unix.RawSockaddrUnix

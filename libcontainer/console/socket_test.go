@@ -289,3 +289,41 @@ func TestConsoleSocketEndToEnd(t *testing.T) {
 		t.Fatalf("peer size %dx%d, %v", h, w, err)
 	}
 }
+
+// TestSendFdRuncWire sends a pidfd the way --pidfd-socket does and receives
+// it with runc's cmsg.RecvFile checks (payload under 4096 bytes, exactly one
+// SCM_RIGHTS descriptor); names it cannot carry are refused before sending.
+func TestSendFdRuncWire(t *testing.T) {
+	pidfd, err := unix.PidfdOpen(os.Getpid(), 0)
+	if err != nil {
+		t.Skipf("pidfd_open: %v", err)
+	}
+	f := os.NewFile(uintptr(pidfd), "pidfd")
+	defer f.Close()
+	a, b := socketPair(t)
+	for _, bad := range []string{"", strings.Repeat("x", maxNameLen)} {
+		if err := SendFd(a, bad, f); err == nil {
+			t.Errorf("SendFd with a %d-byte name succeeded", len(bad))
+		}
+	}
+	if err := SendFd(a, "standard", f); err != nil {
+		t.Fatal(err)
+	}
+	name := make([]byte, 4096)
+	oob := make([]byte, unix.CmsgSpace(4))
+	n, oobn, _, _, err := unix.Recvmsg(int(b.Fd()), name, oob, unix.MSG_CMSG_CLOEXEC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(name[:n]) != "standard" || oobn != unix.CmsgSpace(4) {
+		t.Fatalf("payload %q, oobn=%d", name[:n], oobn)
+	}
+	fds, err := rightsIn(oob[:oobn])
+	if err != nil || len(fds) != 1 {
+		t.Fatalf("fds=%v err=%v", fds, err)
+	}
+	defer unix.Close(fds[0])
+	if err := unix.PidfdSendSignal(fds[0], 0, nil, 0); err != nil {
+		t.Fatalf("received fd is not a usable pidfd: %v", err)
+	}
+}
