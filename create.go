@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"os"
 	"strconv"
 
@@ -15,7 +14,7 @@ import (
 var createFlags = []cli.Flag{
 	&cli.StringFlag{Name: "bundle", Aliases: []string{"b"}, Usage: "path to the root of the bundle directory, defaults to the current directory"},
 	&cli.StringFlag{Name: "console-socket", Usage: "path to an AF_UNIX socket which will receive a file descriptor referencing the master end of the console's pseudoterminal"},
-	&cli.StringFlag{Name: "pidfd-socket", Usage: "path to an AF_UNIX socket which will receive a pidfd of the container's init (not available yet)"},
+	&cli.StringFlag{Name: "pidfd-socket", Usage: "path to an AF_UNIX socket which will receive a pidfd of the container's init"},
 	&cli.StringFlag{Name: "pid-file", Usage: "specify the file to write the process id to"},
 	&cli.BoolFlag{Name: "no-pivot", Usage: "do not use pivot root to jail process inside rootfs"},
 	&cli.BoolFlag{Name: "no-new-keyring", Usage: "do not create a new session keyring for the container"},
@@ -61,9 +60,6 @@ func createContainer(c *cli.Context, detach bool) (*libcontainer.Container, *tty
 	if err != nil {
 		return nil, nil, err
 	}
-	if c.String("pidfd-socket") != "" {
-		return nil, nil, errors.New("--pidfd-socket is not supported yet")
-	}
 	terminal := b.Spec.Process != nil && b.Spec.Process.Terminal
 	tty, err := newTTYSetup(terminal, detach, c.String("console-socket"))
 	if err != nil {
@@ -78,6 +74,12 @@ func createContainer(c *cli.Context, detach bool) (*libcontainer.Container, *tty
 	}
 	extra, err := preservedFiles(3+len(listen), c.Int("preserve-fds"))
 	if err != nil {
+		tty.close()
+		return nil, nil, err
+	}
+	pidfdSock, err := dialPidfdSocket(c.String("pidfd-socket"))
+	if err != nil {
+		tty.close()
 		return nil, nil, err
 	}
 	ctr, err := libcontainer.Create(&libcontainer.CreateOpts{
@@ -86,10 +88,15 @@ func createContainer(c *cli.Context, detach bool) (*libcontainer.Container, *tty
 		NotifySocket: os.Getenv("NOTIFY_SOCKET"), ConsoleSocket: tty.socket(),
 	})
 	if err != nil {
+		pidfdSock.close()
 		tty.close()
 		return nil, nil, err
 	}
-	if err := writePidFile(pidFile, ctr.InitPid()); err != nil {
+	err = pidfdSock.send(ctr.InitPid(), pidfdNameInit)
+	if err == nil {
+		err = writePidFile(pidFile, ctr.InitPid())
+	}
+	if err != nil {
 		ctr.Delete(true)
 		ctr.Release()
 		tty.close()

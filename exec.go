@@ -52,9 +52,6 @@ func execProcess(c *cli.Context) (int, error) {
 	if err := checkArgs(c, 1, -1); err != nil {
 		return 0, err
 	}
-	if c.String("pidfd-socket") != "" {
-		return 0, errors.New("exec --pidfd-socket is not supported yet")
-	}
 	if c.String("apparmor") != "" {
 		return 0, errors.New("apparmor is not enabled on this host")
 	}
@@ -85,6 +82,12 @@ func execProcess(c *cli.Context) (int, error) {
 		ctr.Release()
 		return 0, err
 	}
+	pidfdSock, err := dialPidfdSocket(c.String("pidfd-socket"))
+	if err != nil {
+		ctr.Release()
+		tty.close()
+		return 0, err
+	}
 	tty.sizeFromStdin(proc)
 	var sigs chan os.Signal
 	if !detach {
@@ -95,11 +98,19 @@ func execProcess(c *cli.Context) (int, error) {
 		IgnorePause: c.Bool("ignore-paused"), Cgroup: c.String("cgroup"), ConsoleSocket: tty.socket()})
 	ctr.Release()
 	if err != nil {
+		pidfdSock.close()
 		tty.close()
 		return 0, err
 	}
 	if tty != nil {
 		tty.sock.Close()
+	}
+	if err := pidfdSock.send(pid, pidfdNameExec); err != nil {
+		// The caller cannot manage a process it has no pidfd for.
+		tty.close()
+		unix.Kill(pid, unix.SIGKILL)
+		libcontainer.WaitPid(pid)
+		return 0, err
 	}
 	waitTTY, err := tty.proxy()
 	if err != nil {
