@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -15,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 )
 
@@ -23,6 +25,13 @@ const Root = "/sys/fs/cgroup"
 
 // UnifiedKey is the key of the cgroup v2 path in a path map (runc uses "").
 const UnifiedKey = ""
+
+// SystemdKey is the key of the named v1 hierarchy name=systemd, which has
+// no controllers: systemd tracks processes with it on v1 and hybrid hosts.
+// runc 1.1 places every container in it too (its fs driver's NameGroup),
+// and so does Berth, so that tools reading /proc/<pid>/cgroup see the
+// container's path there and not the path of whatever started it.
+const SystemdKey = "name=systemd"
 
 // Mode is the cgroup layout of the host.
 type Mode int
@@ -81,6 +90,12 @@ func (m *Manager) Sub(spec string) (*Manager, error) {
 		}
 		d := filepath.Join(p, sub)
 		if _, err := os.Stat(d); err != nil {
+			if key == SystemdKey && ctrls == "" {
+				// A caller makes sub-cgroups where the controllers
+				// are; name=systemd has none: stay in the container's.
+				res.Paths[key] = p
+				continue
+			}
 			return nil, fmt.Errorf("sub-cgroup %s: %w", d, err)
 		}
 		res.Paths[key] = d
@@ -163,16 +178,22 @@ func ownCgroups() (map[string]string, error) {
 	return res, nil
 }
 
-// v1Mounts finds the mounted v1 hierarchies that have real controllers
-// (named hierarchies such as name=systemd are left alone).
+// v1Mounts finds the mounted v1 hierarchies that have real controllers,
+// and the named hierarchy name=systemd (SystemdKey); other named
+// hierarchies are left alone, as runc does.
 func v1Mounts() (map[string]string, error) {
 	f, err := os.Open("/proc/self/mountinfo")
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
+	return parseV1Mounts(f)
+}
+
+// parseV1Mounts is v1Mounts reading mountinfo text from r.
+func parseV1Mounts(r io.Reader) (map[string]string, error) {
 	res := map[string]string{}
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(r)
 	for sc.Scan() {
 		line := sc.Text()
 		sep := strings.Index(line, " - ")
@@ -188,16 +209,22 @@ func v1Mounts() (map[string]string, error) {
 			continue
 		}
 		var ctrls []string
+		systemd := false
 		for _, opt := range strings.Split(post[2], ",") {
 			switch {
+			case opt == SystemdKey:
+				systemd = true
 			case opt == "rw" || opt == "ro" || strings.HasPrefix(opt, "name=") || strings.Contains(opt, "="):
 			case opt == "noprefix" || opt == "clone_children" || opt == "xattr" || opt == "cpuset_v2_mode":
 			default:
 				ctrls = append(ctrls, opt)
 			}
 		}
-		if len(ctrls) > 0 {
+		switch {
+		case len(ctrls) > 0:
 			res[strings.Join(ctrls, ",")] = pre[4]
+		case systemd:
+			res[SystemdKey] = pre[4]
 		}
 	}
 	return res, sc.Err()
@@ -205,7 +232,10 @@ func v1Mounts() (map[string]string, error) {
 
 // Create makes every directory. An existing cgroup that already holds
 // processes is refused, so two containers never share one by accident. On
-// error, whatever was made is removed again.
+// error, whatever was made is removed again. The name=systemd directory is
+// best effort, as in runc: it limits nothing, so where it cannot be made
+// (say, a read-only mount in a nested container) the container goes without
+// it and its key is dropped from Paths.
 func (m *Manager) Create() (err error) {
 	var made []string
 	defer func() {
@@ -217,6 +247,14 @@ func (m *Manager) Create() (err error) {
 	}()
 	for key, p := range m.Paths {
 		created, err := mkdirAll(p)
+		if err != nil && key == SystemdKey {
+			logrus.Debugf("not placing the container in name=systemd: create cgroup %s: %v", p, err)
+			for i := len(created) - 1; i >= 0; i-- {
+				unix.Rmdir(created[i])
+			}
+			delete(m.Paths, key)
+			continue
+		}
 		made = append(made, created...)
 		if err != nil {
 			return fmt.Errorf("create cgroup %s: %w", p, err)
@@ -323,8 +361,8 @@ func (m *Manager) ApplyV1(pid int) error {
 	return nil
 }
 
-// V1Paths lists the v1 directories, which a process joins by writing to
-// their tasks or cgroup.procs files.
+// V1Paths lists the v1 directories (name=systemd's included), which a
+// process joins by writing to their tasks or cgroup.procs files.
 func (m *Manager) V1Paths() []string {
 	var res []string
 	for key, p := range m.Paths {

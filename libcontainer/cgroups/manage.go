@@ -30,8 +30,8 @@ func (m *Manager) library(r *cg.Resources) (cg.Manager, error) {
 	}
 	paths := map[string]string{}
 	for key, p := range m.Paths {
-		if key == UnifiedKey {
-			continue
+		if key == UnifiedKey || key == SystemdKey {
+			continue // no controller to set, freeze or read
 		}
 		for _, sub := range strings.Split(key, ",") {
 			paths[sub] = p

@@ -401,7 +401,7 @@ func (m *mounter) cgroup(mnt *specs.Mount, o Options) error {
 	flags := o.Flags &^ unix.MS_REMOUNT
 	unified, hasUnified := m.c.CgroupPaths[""]
 	if hasUnified && !strings.HasPrefix(unified, "/sys/fs/cgroup/unified/") || len(m.c.CgroupPaths) == 0 && mnt.Type == "cgroup2" {
-		return m.cgroupOne(mnt.Destination, "cgroup2", "", unified, flags)
+		return m.cgroupOne(mnt.Destination, "cgroup2", "cgroup2", "", unified, flags)
 	}
 	// v1 or hybrid: a tmpfs holding one mount per hierarchy.
 	fd, err := m.openDest(mnt.Destination, false)
@@ -415,15 +415,23 @@ func (m *mounter) cgroup(mnt *specs.Mount, o Options) error {
 	}
 	keys := make([]string, 0, len(m.c.CgroupPaths))
 	for k := range m.c.CgroupPaths {
-		keys = append(keys, k)
+		// The unified tree of a hybrid host is left out, as runc does
+		// (it mounts only the cgroup v1 hierarchies): a systemd in the
+		// container would see the host as hybrid and run differently than
+		// under runc. See docs/cgroups.md.
+		if k != "" {
+			keys = append(keys, k)
+		}
 	}
 	sort.Strings(keys)
 	for _, key := range keys {
-		dir, typ, data := key, "cgroup", key
-		if key == "" {
-			dir, typ, data = "unified", "cgroup2", ""
+		dir, src, data := key, "cgroup", key
+		if name, ok := strings.CutPrefix(key, "name="); ok {
+			// A named hierarchy: its directory is its name, as on
+			// the host (/sys/fs/cgroup/systemd for name=systemd).
+			dir, src = name, name
 		}
-		if err := m.cgroupOne(filepath.Join(mnt.Destination, dir), typ, data, m.c.CgroupPaths[key], flags); err != nil {
+		if err := m.cgroupOne(filepath.Join(mnt.Destination, dir), src, "cgroup", data, m.c.CgroupPaths[key], flags); err != nil {
 			return err
 		}
 		if strings.Contains(key, ",") {
@@ -441,14 +449,16 @@ func (m *mounter) cgroup(mnt *specs.Mount, o Options) error {
 	return nil
 }
 
-func (m *mounter) cgroupOne(dest, typ, data, hostPath string, flags uintptr) error {
+// cgroupOne mounts one hierarchy at dest: a new mount of type typ (source
+// src, options data) in a cgroup namespace, else a bind of hostPath.
+func (m *mounter) cgroupOne(dest, src, typ, data, hostPath string, flags uintptr) error {
 	fd, err := m.openDest(dest, false)
 	if err != nil {
 		return err
 	}
 	defer unix.Close(fd)
 	if m.c.CgroupNS || hostPath == "" {
-		return unix.Mount(typ, fdPath(fd), typ, flags, data)
+		return unix.Mount(src, fdPath(fd), typ, flags, data)
 	}
 	if err := unix.Mount(hostPath, fdPath(fd), "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return err
