@@ -36,33 +36,14 @@ func pidfdRecv(t *testing.T, ln *net.UnixListener, p *rtProc) (pidfd *os.File, p
 	t.Helper()
 	conn := pidfdAccept(t, ln, p)
 	defer conn.Close()
-	if err := conn.SetReadDeadline(time.Now().Add(20 * time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	buf := make([]byte, 4096)
-	oob := make([]byte, unix.CmsgSpace(4))
-	n, oobn, flags, _, err := conn.ReadMsgUnix(buf, oob)
-	if err != nil {
-		t.Fatalf("reading the pidfd message: %v", err)
-	}
-	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
-	if err != nil || len(msgs) != 1 || flags&unix.MSG_CTRUNC != 0 {
-		t.Fatalf("pidfd message: %d control messages (err %v, flags %#x), want exactly 1", len(msgs), err, flags)
-	}
-	fds, err := unix.ParseUnixRights(&msgs[0])
-	if err != nil || len(fds) != 1 {
-		t.Fatalf("pidfd message: fds %v (err %v), want exactly 1", fds, err)
-	}
-	pidfd = os.NewFile(uintptr(fds[0]), "pidfd")
+	fd, name := recvOneFd(t, conn, "pidfd message")
+	pidfd = os.NewFile(uintptr(fd), "pidfd")
 	t.Cleanup(func() { pidfd.Close() })
-	if n == 0 || n >= len(buf) {
-		t.Fatalf("pidfd message: %d bytes of data", n)
-	}
 	// Nothing follows the message, and the runtime has closed its end.
 	if m, err := conn.Read(make([]byte, 1)); m != 0 || err == nil {
 		t.Errorf("pidfd socket: %d more bytes after the message (err %v), want EOF", m, err)
 	}
-	return pidfd, pidfdPid(t, pidfd), string(buf[:n])
+	return pidfd, pidfdPid(t, pidfd), name
 }
 
 // pidfdAccept accepts the runtime's connection on ln, failing at once with

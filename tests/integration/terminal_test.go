@@ -74,6 +74,31 @@ func ttyRecvMaster(t *testing.T, ln *net.UnixListener) (*os.File, uint32, *net.U
 		t.Fatalf("no connection on the console socket: %v", err)
 	}
 	t.Cleanup(func() { conn.Close() })
+	fd, name := recvOneFd(t, conn, "console message")
+	ptn, err := unix.IoctlGetUint32(fd, unix.TIOCGPTN)
+	if err != nil {
+		unix.Close(fd)
+		t.Fatalf("console message: the fd is not a pty master: TIOCGPTN: %v", err)
+	}
+	// Non-blocking, so that the poller can interrupt a pending read when
+	// the file is closed.
+	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd)
+		t.Fatalf("console message: set non-blocking: %v", err)
+	}
+	master := os.NewFile(uintptr(fd), name)
+	t.Cleanup(func() { master.Close() })
+	t.Logf("console message: name %q, pty number %d", name, ptn)
+	return master, ptn, conn
+}
+
+// recvOneFd reads one message from conn the way runc's consumers do (a
+// 4096-byte buffer, room for exactly one fd) and fails the test, closing
+// whatever fds arrived, unless it is exactly one SCM_RIGHTS control message
+// carrying exactly one fd, with a non-empty name as its data. what names the
+// message in failures.
+func recvOneFd(t *testing.T, conn *net.UnixConn, what string) (int, string) {
+	t.Helper()
 	if err := conn.SetReadDeadline(time.Now().Add(20 * time.Second)); err != nil {
 		t.Fatal(err)
 	}
@@ -81,10 +106,9 @@ func ttyRecvMaster(t *testing.T, ln *net.UnixListener) (*os.File, uint32, *net.U
 	oob := make([]byte, unix.CmsgSpace(4))
 	n, oobn, flags, _, err := conn.ReadMsgUnix(buf, oob)
 	if err != nil {
-		t.Fatalf("reading the console message: %v", err)
+		t.Fatalf("reading the %s: %v", what, err)
 	}
 	msgs, perr := unix.ParseSocketControlMessage(oob[:oobn])
-	// Collect and close whatever fds arrived if the message is wrong.
 	var fds []int
 	for i := range msgs {
 		if msgs[i].Header.Level == unix.SOL_SOCKET && msgs[i].Header.Type == unix.SCM_RIGHTS {
@@ -98,7 +122,7 @@ func ttyRecvMaster(t *testing.T, ln *net.UnixListener) (*os.File, uint32, *net.U
 		for _, fd := range fds {
 			unix.Close(fd)
 		}
-		t.Fatalf("console message: "+format+" (data %q, %d oob bytes, flags %#x)", append(args, buf[:n], oobn, flags)...)
+		t.Fatalf(what+": "+format+" (data %q, %d oob bytes, flags %#x)", append(args, buf[:n], oobn, flags)...)
 	}
 	switch {
 	case perr != nil:
@@ -112,23 +136,11 @@ func ttyRecvMaster(t *testing.T, ln *net.UnixListener) (*os.File, uint32, *net.U
 	case len(fds) != 1:
 		bad("%d fds, want exactly 1", len(fds))
 	case n == 0:
-		bad("empty data, want the master's name")
+		bad("empty data, want a name")
 	case n >= len(buf):
 		bad("name fills the 4096-byte buffer")
 	}
-	ptn, err := unix.IoctlGetUint32(fds[0], unix.TIOCGPTN)
-	if err != nil {
-		bad("the fd is not a pty master: TIOCGPTN: %v", err)
-	}
-	// Non-blocking, so that the poller can interrupt a pending read when
-	// the file is closed.
-	if err := unix.SetNonblock(fds[0], true); err != nil {
-		bad("set non-blocking: %v", err)
-	}
-	master := os.NewFile(uintptr(fds[0]), string(buf[:n]))
-	t.Cleanup(func() { master.Close() })
-	t.Logf("console message: name %q, pty number %d", buf[:n], ptn)
-	return master, ptn, conn
+	return fds[0], string(buf[:n])
 }
 
 // ttyExpectEOF checks that the console connection carries nothing after the
