@@ -304,33 +304,44 @@ func mkdirAll(p string) ([]string, error) {
 // tasks then. Ancestors that this create did not make are filled too,
 // since another create may have made one and not filled it yet.
 func fillCpuset(p string) error {
-	var empty []string
+	files := [2]string{"cpuset.cpus", "cpuset.mems"}
+	read := func(d string) (vals [2][]byte, err error) {
+		for i, f := range files {
+			b, err := os.ReadFile(filepath.Join(d, f))
+			if err != nil {
+				return vals, fmt.Errorf("read %s: %w", filepath.Join(d, f), err)
+			}
+			vals[i] = bytes.TrimSpace(b)
+		}
+		return vals, nil
+	}
+	// Up to the first ancestor that has both, noting the ones that lack one.
+	type level struct {
+		dir  string
+		vals [2][]byte
+	}
+	var empty []level
+	var vals [2][]byte
 	for d := p; ; d = filepath.Dir(d) {
-		cpus, err := os.ReadFile(filepath.Join(d, "cpuset.cpus"))
+		cur, err := read(d)
 		if err != nil {
-			return fmt.Errorf("read %s: %w", filepath.Join(d, "cpuset.cpus"), err)
+			return err
 		}
-		mems, err := os.ReadFile(filepath.Join(d, "cpuset.mems"))
-		if err != nil {
-			return fmt.Errorf("read %s: %w", filepath.Join(d, "cpuset.mems"), err)
-		}
-		if len(bytes.TrimSpace(cpus)) > 0 && len(bytes.TrimSpace(mems)) > 0 {
+		if len(cur[0]) > 0 && len(cur[1]) > 0 {
+			vals = cur
 			break
 		}
-		empty = append(empty, d)
+		empty = append(empty, level{d, cur})
 	}
+	// Then down again, each empty file from its parent's value.
 	for i := len(empty) - 1; i >= 0; i-- {
-		d := empty[i]
-		for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
-			if cur, err := os.ReadFile(filepath.Join(d, f)); err == nil && len(bytes.TrimSpace(cur)) > 0 {
+		for j, f := range files {
+			if len(empty[i].vals[j]) > 0 {
+				vals[j] = empty[i].vals[j]
 				continue
 			}
-			v, err := os.ReadFile(filepath.Join(filepath.Dir(d), f))
-			if err != nil {
-				return fmt.Errorf("read %s: %w", filepath.Join(filepath.Dir(d), f), err)
-			}
-			if err := os.WriteFile(filepath.Join(d, f), v, 0); err != nil {
-				return fmt.Errorf("write %s: %w", filepath.Join(d, f), err)
+			if err := os.WriteFile(filepath.Join(empty[i].dir, f), vals[j], 0); err != nil {
+				return fmt.Errorf("write %s: %w", filepath.Join(empty[i].dir, f), err)
 			}
 		}
 	}

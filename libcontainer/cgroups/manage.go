@@ -43,9 +43,6 @@ func (m *Manager) library(r *cg.Resources) (cg.Manager, error) {
 // Set writes the resource limits. Controllers the host lacks make it fail
 // with an error naming the controller and the cgroup.
 func (m *Manager) Set(res *Resources) error {
-	if err := m.setKernelMemory(res); err != nil {
-		return err
-	}
 	r := &res.Resources
 	if m.Mode != Unified && len(r.Unified) > 0 {
 		return fmt.Errorf("linux.resources.unified needs cgroup v2; this host is cgroup %s", m.Mode)
@@ -82,7 +79,7 @@ func (m *Manager) Set(res *Resources) error {
 	if err := lib.Set(r); err != nil {
 		return fmt.Errorf("set cgroup resources: %w", err)
 	}
-	return nil
+	return m.setKernelMemory(res)
 }
 
 // setDevicesV1InOrder writes the device rules to the v1 devices cgroup one
