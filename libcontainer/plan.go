@@ -167,16 +167,16 @@ func checkUnsupported(s *specs.Spec) error {
 	if s.Process != nil && s.Process.ApparmorProfile != "" {
 		return errors.New("apparmor is not enabled on this host")
 	}
-	selinux := selinuxEnabled()
-	if s.Process != nil && s.Process.SelinuxLabel != "" || selinux && s.Linux.MountLabel != "" {
-		if selinux {
+	procLabel := s.Process != nil && s.Process.SelinuxLabel != ""
+	if procLabel || s.Linux.MountLabel != "" {
+		if selinuxEnabled() {
 			return errors.New("SELinux labels are not supported yet")
 		}
-		// A process label is refused as runc refuses it: the process
-		// would run unconfined although the config asks otherwise.
-		return errors.New("selinux is not enabled on this host")
-	}
-	if s.Linux.MountLabel != "" {
+		if procLabel {
+			// Refused as runc refuses it: the process would run
+			// unconfined although the config asks otherwise.
+			return errors.New("selinux is not enabled on this host")
+		}
 		// Without SELinux, files have no label to set and nothing checks
 		// one: the mount label cannot make the container less confined
 		// than the host allows. crun ignores it the same way (runc 1.1
