@@ -59,6 +59,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-runtime/berth/tests/callerkit"
 )
 
 var (
@@ -228,12 +230,12 @@ func newEnv(t *testing.T, rt rtInfo) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, rt: rt, dir: dir, root: filepath.Join(dir, "r"), runRoot: filepath.Join(dir, "s"),
-		shim: filepath.Join(dir, "rt"), calls: filepath.Join(dir, "calls")}
-	shim := fmt.Sprintf("#!/bin/sh\nprintf '%%s\\n' \"$*\" >> %s\nexec %s \"$@\"\n", e.calls, rt.path)
-	if err := os.WriteFile(e.shim, []byte(shim), 0o755); err != nil {
+	shim, err := callerkit.NewShim(dir, "rt", rt.path)
+	if err != nil {
 		t.Fatal(err)
 	}
+	e := &env{t: t, rt: rt, dir: dir, root: filepath.Join(dir, "r"), runRoot: filepath.Join(dir, "s"),
+		shim: shim.Path, calls: shim.Log}
 	t.Cleanup(e.teardown)
 	return e
 }
