@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/berth-runtime/berth/libcontainer/caps"
+	"github.com/berth-runtime/berth/libcontainer/kernel"
 	"github.com/berth-runtime/berth/libcontainer/rootfs"
 	"github.com/berth-runtime/berth/libcontainer/seccomp"
 )
@@ -50,12 +51,30 @@ func currentFeatures() *features.Features {
 				IDMap: &features.IDMap{Enabled: &f},
 			},
 		},
-		Annotations: map[string]string{
+		Annotations: kernelAnnotations(map[string]string{
 			"org.berth-runtime.berth.version": version,
 			"org.berth-runtime.berth.commit":  commitString(),
-		},
+		}),
 		PotentiallyUnsafeConfigAnnotations: []string{"bundle"},
 	}
+}
+
+// kernelAnnotations adds what depends on the running kernel: its release,
+// the oldest Berth supports, and for each newer API Berth can do without
+// whether this kernel has it ("yes", or "no: " and what Berth does
+// instead).
+func kernelAnnotations(a map[string]string) map[string]string {
+	const prefix = "org.berth-runtime.berth.kernel"
+	a[prefix+".release"] = kernel.Release()
+	a[prefix+".floor"] = kernel.Floor
+	for i, info := range kernel.Features() {
+		v := "yes"
+		if !kernel.Probe(kernel.Feature(i)) {
+			v = "no: " + info.Without
+		}
+		a[prefix+"."+info.Name] = v + " (" + info.API + ", Linux " + info.Since + ")"
+	}
+	return a
 }
 
 func sorted(s []string) []string {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/berth-runtime/berth/libcontainer/cgroups"
 	"github.com/berth-runtime/berth/libcontainer/hooks"
+	"github.com/berth-runtime/berth/libcontainer/kernel"
 	"github.com/berth-runtime/berth/libcontainer/notify"
 	"github.com/berth-runtime/berth/libcontainer/procfs"
 	"github.com/berth-runtime/berth/libcontainer/state"
@@ -237,6 +238,9 @@ func (c *Container) poststartState() specs.State {
 // a signal can never reach a process that reused the pid.
 func (c *Container) pidfd() (int, error) {
 	fd, err := unix.PidfdOpen(c.State.InitPid, 0)
+	if errors.Is(err, unix.ENOSYS) {
+		return -1, kernel.Require("pidfd_open(2)", "5.3", err)
+	}
 	if err != nil {
 		return -1, ErrNotRunning
 	}

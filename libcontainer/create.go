@@ -13,11 +13,13 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-runtime/berth/bundle"
 	"github.com/berth-runtime/berth/libcontainer/cgroups"
 	"github.com/berth-runtime/berth/libcontainer/exeseal"
+	"github.com/berth-runtime/berth/libcontainer/kernel"
 	"github.com/berth-runtime/berth/libcontainer/hooks"
 	"github.com/berth-runtime/berth/libcontainer/initp"
 	"github.com/berth-runtime/berth/libcontainer/notify"
@@ -307,22 +309,31 @@ func (l *launch) run(beforeRun func(pid int) error) (pid int, err error) {
 	if err != nil {
 		return 0, fmt.Errorf("open cgroup: %w", err)
 	}
+	// moveUnified: the runtime moves the process into its unified cgroup
+	// once the pre-stage has reported, before the init has its
+	// configuration (so before it can fork).
+	moveUnified := false
 	if cgfd >= 0 {
 		defer unix.Close(cgfd)
-		// Born inside its cgroup: there is no moment at which the init
-		// could fork outside it.
-		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, cgfd
+		if kernel.Has(kernel.CloneIntoCgroup) && !hasJoin(p, unix.CLONE_NEWCGROUP) {
+			// Born inside its cgroup: there is no moment at which the
+			// init could fork outside it.
+			cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, cgfd
+		} else {
+			// A parent in a joined cgroup namespace cannot clone into a
+			// cgroup under nsdelegate (ENOENT).
+			moveUnified = true
+		}
 	}
-	if p.cloneFlags&unix.CLONE_NEWUSER != 0 {
-		// Go's child enters cmd.Dir only once it is the new user
-		// namespace's root, which may not search the path to the bundle
-		// (dockerd --userns-remap keeps bundles under a 0700 exec root).
-		// runc's init enters the user namespace after it has its working
-		// directory; likewise, the child inherits ours, set to the bundle.
-		cmd.Dir = ""
-		err = inDir(l.dir, func() error { return startInNamespaces(cmd, p.parentJoins) })
-	} else {
-		err = startInNamespaces(cmd, p.parentJoins)
+	err = l.start(cmd)
+	if err != nil && cmd.SysProcAttr.UseCgroupFD && kernel.Lacks(kernel.CloneIntoCgroup, err) {
+		// clone3 refused: a seccomp filter around the runtime (docker's
+		// default profile answers ENOSYS) or a kernel before 5.7.
+		logrus.Debugf("clone3 into cgroup: %v; moving the process in after start", err)
+		cmd = restartable(cmd)
+		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = false, 0
+		moveUnified = true
+		err = l.start(cmd)
 	}
 	childSock.Close()
 	if err != nil {
@@ -338,6 +349,11 @@ func (l *launch) run(beforeRun func(pid int) error) (pid int, err error) {
 	}
 	if !selfJoin {
 		if err := l.mgr.ApplyV1(pid); err != nil {
+			return fail(err)
+		}
+	}
+	if moveUnified {
+		if err := l.mgr.ApplyUnified(pid); err != nil {
 			return fail(err)
 		}
 	}
@@ -412,6 +428,30 @@ func (l *launch) run(beforeRun func(pid int) error) (pid int, err error) {
 		cmd.Process.Release()
 	}
 	return pid, nil
+}
+
+// start starts cmd in the plan's namespaces.
+func (l *launch) start(cmd *exec.Cmd) error {
+	p := l.plan
+	if p.cloneFlags&unix.CLONE_NEWUSER != 0 {
+		// Go's child enters cmd.Dir only once it is the new user
+		// namespace's root, which may not search the path to the bundle
+		// (dockerd --userns-remap keeps bundles under a 0700 exec root).
+		// runc's init enters the user namespace after it has its working
+		// directory; likewise, the child inherits ours, set to the bundle.
+		cmd.Dir = ""
+		return inDir(l.dir, func() error { return startInNamespaces(cmd, p.parentJoins) })
+	}
+	return startInNamespaces(cmd, p.parentJoins)
+}
+
+// restartable returns a fresh Cmd with the settings of cmd, whose Start
+// failed (an exec.Cmd cannot be started twice).
+func restartable(cmd *exec.Cmd) *exec.Cmd {
+	attr := *cmd.SysProcAttr
+	return &exec.Cmd{Path: cmd.Path, Args: cmd.Args, Env: cmd.Env, Dir: cmd.Dir,
+		Stdin: cmd.Stdin, Stdout: cmd.Stdout, Stderr: cmd.Stderr,
+		ExtraFiles: cmd.ExtraFiles, SysProcAttr: &attr}
 }
 
 // seccompCache is where compiled seccomp programs are kept under root.
@@ -589,6 +629,9 @@ func preStageEnv(p *plan, v1Cgroups []string) []string {
 	var joins []string
 	for _, j := range p.preJoins {
 		joins = append(joins, fmt.Sprintf("%d:%s", j.flag, j.path))
+	}
+	if p.cgroupJoin != "" {
+		joins = append(joins, fmt.Sprintf("%d:%s", unix.CLONE_NEWCGROUP, p.cgroupJoin))
 	}
 	env := []string{
 		"_BERTH_NSJOIN=" + strings.Join(joins, "\n"),

@@ -107,6 +107,8 @@ func execPlan(s *specs.Spec, initPid int) (*plan, error) {
 			p.userNS = p.userNS || ns.Type == specs.UserNamespace
 		case specs.MountNamespace:
 			p.joinMount = path
+		case specs.CgroupNamespace:
+			p.cgroupJoin = path
 		default:
 			p.parentJoins = append(p.parentJoins, j)
 		}

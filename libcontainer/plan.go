@@ -39,6 +39,12 @@ type plan struct {
 	// preJoins are joined by the C pre-stage in the init before the Go
 	// runtime starts (user and time: setns needs a single thread there).
 	preJoins []nsJoin
+	// cgroupJoin is a cgroup namespace joined by path. The pre-stage joins
+	// it, after the process is in its cgroup: a process whose parent had
+	// joined it could not be born into its cgroup (clone3's
+	// CLONE_INTO_CGROUP is ENOENT under nsdelegate, which systemd sets,
+	// when the parent's own cgroup is outside the namespace's root).
+	cgroupJoin string
 	// preUnshare are created by the pre-stage after preJoins, so that they
 	// belong to a joined user namespace; preFork asks it to fork after.
 	preUnshare                                       uintptr
@@ -87,9 +93,18 @@ func makePlan(s *specs.Spec, seccompCache string) (*plan, error) {
 			p.preJoins = append(p.preJoins, nsJoin{flag, ns.Path})
 		case specs.MountNamespace:
 			p.joinMount = ns.Path
+		case specs.CgroupNamespace:
+			p.cgroupJoin = ns.Path
 		default:
 			p.parentJoins = append(p.parentJoins, nsJoin{flag, ns.Path})
 		}
+	}
+	if p.cgroupJoin != "" && p.cloneFlags&unix.CLONE_NEWUSER != 0 {
+		// Inside a user namespace it creates, the init lacks the privilege
+		// to join a namespace of the host's: join it here, before the
+		// fork (the init is then moved into its cgroup after it starts).
+		p.parentJoins = append(p.parentJoins, nsJoin{unix.CLONE_NEWCGROUP, p.cgroupJoin})
+		p.cgroupJoin = ""
 	}
 	p.privatePidNS = p.cloneFlags&unix.CLONE_NEWPID != 0
 	p.userNS = p.cloneFlags&unix.CLONE_NEWUSER != 0 || joinUser

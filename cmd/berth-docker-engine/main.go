@@ -8,15 +8,17 @@ import (
 	"fmt"
 	"os"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/berth-runtime/berth/bundle/docker"
+	"github.com/berth-runtime/berth/libcontainer/kernel"
 )
 
 func main() {
 	// Fds our caller left open (a pipe, make's jobserver) must not reach
 	// the monitor, which lives as long as the container.
-	unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
+	if err := kernel.CloseOnExecFrom(3); err != nil {
+		fmt.Fprintln(os.Stderr, "Error:", err)
+		os.Exit(1)
+	}
 	err := docker.App().Run(os.Args)
 	var code docker.ExitError
 	var runErr docker.RunError

@@ -18,6 +18,8 @@ import (
 
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-runtime/berth/libcontainer/kernel"
 )
 
 // Root is where cgroup file systems are mounted.
@@ -372,6 +374,20 @@ func (m *Manager) ApplyV1(pid int) error {
 	return nil
 }
 
+// ApplyUnified moves the whole process pid into the unified cgroup: the
+// path for a process that could not be born there (clone3 hidden by a
+// seccomp filter, or a cgroup namespace its parent had joined).
+func (m *Manager) ApplyUnified(pid int) error {
+	p, ok := m.Paths[UnifiedKey]
+	if !ok {
+		return nil
+	}
+	if err := os.WriteFile(filepath.Join(p, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0); err != nil {
+		return fmt.Errorf("join cgroup %s: %w", p, err)
+	}
+	return nil
+}
+
 // V1Paths lists the v1 directories (name=systemd's included), which a
 // process joins by writing to their tasks or cgroup.procs files.
 func (m *Manager) V1Paths() []string {
@@ -465,7 +481,7 @@ func (m *Manager) Frozen() bool {
 // where the kernel has it (also in the unified tree of a hybrid host), else
 // one by one until the cgroup is empty.
 func (m *Manager) KillAll() error {
-	if p, ok := m.Paths[UnifiedKey]; ok {
+	if p, ok := m.Paths[UnifiedKey]; ok && kernel.Has(kernel.CgroupKill) {
 		err := os.WriteFile(filepath.Join(p, "cgroup.kill"), []byte("1"), 0)
 		if err == nil || errors.Is(err, os.ErrNotExist) && !exists(p) {
 			return nil

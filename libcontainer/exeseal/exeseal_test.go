@@ -3,7 +3,9 @@ package exeseal
 import (
 	"errors"
 	"os"
+	"os/exec"
 	"strconv"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -28,5 +30,31 @@ func TestSealedBinaryCannotBeWritten(t *testing.T) {
 	var st unix.Stat_t
 	if err := unix.Fstat(int(f.Fd()), &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
 		t.Fatalf("sealed fd is not a regular file: %v", err)
+	}
+}
+
+// TestMemfdFallbackIsSealedAndExecutable checks the copy used where the
+// detached mount cannot be made (before 5.12): it cannot be written, grown
+// or shrunk, and it runs.
+func TestMemfdFallbackIsSealedAndExecutable(t *testing.T) {
+	f, err := memfdCopy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteAt([]byte("x"), 0); !errors.Is(err, unix.EPERM) {
+		t.Errorf("write to the sealed copy: %v, want EPERM", err)
+	}
+	if err := f.Truncate(1); !errors.Is(err, unix.EPERM) {
+		t.Errorf("truncate of the sealed copy: %v, want EPERM", err)
+	}
+	seals, err := unix.FcntlInt(f.Fd(), unix.F_GET_SEALS, 0)
+	if err != nil || seals&unix.F_SEAL_SEAL == 0 {
+		t.Errorf("seals %#x (%v), want F_SEAL_SEAL among them", seals, err)
+	}
+	// The test binary is the copy: run it for its list of tests.
+	out, err := exec.Command("/proc/self/fd/"+strconv.Itoa(int(f.Fd())), "-test.list", "TestMemfdFallback").Output()
+	if err != nil || !strings.Contains(string(out), "TestMemfdFallbackIsSealedAndExecutable") {
+		t.Errorf("running the sealed copy: %v, output %q", err, out)
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/berth-runtime/berth/libcontainer/caps"
 	"github.com/berth-runtime/berth/libcontainer/console"
 	"github.com/berth-runtime/berth/libcontainer/hooks"
+	"github.com/berth-runtime/berth/libcontainer/kernel"
 	"github.com/berth-runtime/berth/libcontainer/rootfs"
 	"github.com/berth-runtime/berth/libcontainer/seccomp"
 	"github.com/berth-runtime/berth/libcontainer/syncmsg"
@@ -126,7 +127,7 @@ func run(conn *syncmsg.Conn) error {
 	// No fd of the runtime may reach the container (CVE-2024-21626): all
 	// beyond the preserved ones close on exec. Done before seccomp, which
 	// may not know close_range.
-	if err := unix.CloseRange(uint(3+cfg.PreserveFds), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+	if err := kernel.CloseOnExecFrom(3 + cfg.PreserveFds); err != nil {
 		return fmt.Errorf("mark fds close-on-exec: %w", err)
 	}
 	if err := finalize(proc, sets, lastCap, filter, conn); err != nil {
@@ -297,7 +298,9 @@ func holdWithoutProcess(conn *syncmsg.Conn, ppid int) error {
 	if os.Getppid() != ppid {
 		os.Exit(1)
 	}
-	unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
+	if err := kernel.CloseOnExecFrom(3); err != nil {
+		return err
+	}
 	conn.Close()
 	for {
 		unix.Pause()

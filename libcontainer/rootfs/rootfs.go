@@ -19,6 +19,8 @@ import (
 	"github.com/moby/sys/mountinfo"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-runtime/berth/libcontainer/kernel"
 )
 
 // Config is what the rootfs setup needs to know.
@@ -173,10 +175,16 @@ func (m *mounter) openDest(dest string, isFile bool) (int, error) {
 	if err != nil {
 		return -1, err
 	}
-	return unix.Openat2(m.rootfd, rel, &unix.OpenHow{
+	return openat2(m.rootfd, rel, &unix.OpenHow{
 		Flags:   unix.O_PATH | unix.O_CLOEXEC,
 		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
 	})
+}
+
+// openat2 is unix.Openat2, whose absence (before 5.6) is named.
+func openat2(dirfd int, path string, how *unix.OpenHow) (int, error) {
+	fd, err := unix.Openat2(dirfd, path, how)
+	return fd, kernel.Require("openat2(2)", "5.6", err)
 }
 
 func fdPath(fd int) string { return "/proc/self/fd/" + strconv.Itoa(fd) }
@@ -351,9 +359,13 @@ func (m *mounter) remount(dest string, o Options) error {
 		return fmt.Errorf("remount: %w", err)
 	}
 	if o.RecursiveRO {
+		if !kernel.Has(kernel.MountSetattr) {
+			return kernel.Require("the rro mount option: mount_setattr(2)", "5.12", unix.ENOSYS)
+		}
 		attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
 		if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr); err != nil {
-			return fmt.Errorf("make recursively read-only: %w", err)
+			kernel.Lacks(kernel.MountSetattr, err)
+			return fmt.Errorf("make recursively read-only: %w", kernel.Require("the rro mount option: mount_setattr(2)", "5.12", err))
 		}
 	}
 	return nil
@@ -548,7 +560,7 @@ func remountReadonly(path string, recursive bool) error {
 
 // openExisting opens p inside the rootfs, O_PATH, without creating it.
 func (m *mounter) openExisting(p string) (int, error) {
-	return unix.Openat2(m.rootfd, strings.TrimLeft(p, "/"), &unix.OpenHow{
+	return openat2(m.rootfd, strings.TrimLeft(p, "/"), &unix.OpenHow{
 		Flags:   unix.O_PATH | unix.O_CLOEXEC,
 		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
 	})
@@ -567,17 +579,47 @@ func (m *mounter) readonlyPath(p string) error {
 	defer unix.Close(target)
 	tree, err := unix.OpenTree(target, "", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE|unix.AT_EMPTY_PATH)
 	if err != nil {
-		return fmt.Errorf("readonly path %s: %w", p, err)
+		return fmt.Errorf("readonly path %s: %w", p, kernel.Require("open_tree(2)", "5.2", err))
 	}
 	defer unix.Close(tree)
-	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV}
-	if err := unix.MountSetattr(tree, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr); err != nil {
-		return fmt.Errorf("readonly path %s: %w", p, err)
+	attrDone := false
+	if kernel.Has(kernel.MountSetattr) {
+		attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV}
+		err := unix.MountSetattr(tree, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr)
+		if err != nil && !kernel.Lacks(kernel.MountSetattr, err) {
+			return fmt.Errorf("readonly path %s: %w", p, err)
+		}
+		attrDone = err == nil
 	}
 	if err := unix.MoveMount(tree, "", target, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
 		return fmt.Errorf("readonly path %s: %w", p, err)
 	}
+	if attrDone {
+		return nil
+	}
+	// Without mount_setattr (before 5.12): remount the new bind mount
+	// read-only, reached through a fresh fd, as runc does (its submounts,
+	// if any, keep their flags).
+	moved, err := m.openExisting(p)
+	if err != nil {
+		return fmt.Errorf("readonly path %s: %w", p, err)
+	}
+	defer unix.Close(moved)
+	if err := remountReadonlyNosuid(fdPath(moved)); err != nil {
+		return fmt.Errorf("readonly path %s: %w", p, err)
+	}
 	return nil
+}
+
+// remountReadonlyNosuid makes the bind mount at path read-only, nosuid
+// and nodev, keeping the flags a user namespace has locked.
+func remountReadonlyNosuid(path string) error {
+	var st unix.Statfs_t
+	if err := unix.Statfs(path, &st); err != nil {
+		return err
+	}
+	flags := uintptr(unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV) | lockedFlags(st.Flags)
+	return unix.Mount("", path, "", flags, "")
 }
 
 // maskPath hides p: a file is covered by the verified /dev/null, a directory
@@ -615,7 +657,7 @@ func (m *mounter) maskPath(p string, devNull int) error {
 func emptyTmpfs() (int, error) {
 	fs, err := unix.Fsopen("tmpfs", unix.FSOPEN_CLOEXEC)
 	if err != nil {
-		return -1, err
+		return -1, kernel.Require("fsopen(2)", "5.2", err)
 	}
 	defer unix.Close(fs)
 	if err := unix.FsconfigSetString(fs, "size", "0"); err != nil {

@@ -137,12 +137,20 @@ func setup() error {
 	}
 	runtimeIsRunc = strings.Contains(filepath.Base(berthBin), "runc")
 
+	// $BERTH_PROBE names a prebuilt probe (the guest suite has no Go).
+	// Hook tests run it from workDir.
 	probe := filepath.Join(workDir, "probe")
-	cmd := exec.Command(goTool, "build", "-o", probe, "./tests/probe")
-	cmd.Dir = repo
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("building the probe failed: %v\n%s", err, out)
+	if prebuilt := os.Getenv("BERTH_PROBE"); prebuilt != "" {
+		if err := copyFile(prebuilt, probe, 0o755); err != nil {
+			return err
+		}
+	} else {
+		cmd := exec.Command(goTool, "build", "-o", probe, "./tests/probe")
+		cmd.Dir = repo
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("building the probe failed: %v\n%s", err, out)
+		}
 	}
 	templateRootfs = filepath.Join(workDir, "template")
 	return makeTemplate(templateRootfs, probe)
@@ -1217,4 +1225,31 @@ func lines(s string) []string {
 		}
 	}
 	return out
+}
+
+var (
+	kernelFeaturesOnce sync.Once
+	kernelFeatures     map[string]string
+)
+
+// runtimeHasKernelFeature reports whether the runtime says it uses the
+// kernel API name (libcontainer/kernel's names) on this host: `features`
+// annotates each with "yes" or "no: ...". A runtime without the annotation
+// (runc) is taken to use it.
+func runtimeHasKernelFeature(t *testing.T, name string) bool {
+	t.Helper()
+	kernelFeaturesOnce.Do(func() {
+		out, err := exec.Command(berthBin, "features").Output()
+		if err != nil {
+			return
+		}
+		var f struct {
+			Annotations map[string]string `json:"annotations"`
+		}
+		if json.Unmarshal(out, &f) == nil {
+			kernelFeatures = f.Annotations
+		}
+	})
+	v, ok := kernelFeatures["org.berth-runtime.berth.kernel."+name]
+	return !ok || strings.HasPrefix(v, "yes")
 }

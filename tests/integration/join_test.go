@@ -244,3 +244,64 @@ func TestJoinUserNamespaceWithMappingsFailsCreate(t *testing.T) {
 	}
 	assertNothingLeft(t, id)
 }
+
+// TestJoinCgroupNamespaceOfAnotherContainer creates container B in
+// container A's cgroup namespace (as pods that share one do): B's init is
+// in that namespace but in B's own cgroup, and exec into B works. Under
+// nsdelegate (systemd's cgroup2 mount), a process whose parent has joined
+// the namespace cannot be cloned into B's cgroup; Berth joins it from the
+// child (or moves the child in) instead. With a new user namespace, B's
+// init could not join a namespace of the host's itself.
+func TestJoinCgroupNamespaceOfAnotherContainer(t *testing.T) {
+	for _, userns := range []string{"host-user-namespace", "joined-user-namespace", "new-user-namespace"} {
+		t.Run(userns, func(t *testing.T) {
+			if runtimeIsRunc && userns != "host-user-namespace" {
+				// runc 1.1 wants mappings with a joined user namespace and
+				// joins the user namespace before the cgroup one on exec
+				// (EPERM); see tests/README.md.
+				t.Skip("runc 1.1 cannot do this combination")
+			}
+			aMods := []func(*specs.Spec){allNamespaces, withArgs("/bin/sh", "-c", "echo a-ready; exec /bin/probe sleep")}
+			if userns == "joined-user-namespace" {
+				aMods = append(aMods, joinUserNSMappings)
+			}
+			_, aPid, _ := joinStarted(t, "a-ready", aMods...)
+			aNS := namespacesOf(t, strconv.Itoa(aPid))
+			mods := []func(*specs.Spec){
+				withArgs("/bin/sh", "-c", "echo b-ready; exec /bin/probe sleep"),
+				withNamespace(specs.LinuxNamespace{Type: specs.CgroupNamespace, Path: joinNSPath(aPid, "cgroup")}),
+			}
+			switch userns {
+			case "joined-user-namespace":
+				mods = append(mods, withNamespace(specs.LinuxNamespace{Type: specs.UserNamespace, Path: joinNSPath(aPid, "user")}))
+			case "new-user-namespace":
+				// B's own user namespace does not own A's cgroup
+				// namespace, so it may not mount cgroupfs: no cgroup mount.
+				mods = append(mods, joinUserNSMappings, func(s *specs.Spec) {
+					var ms []specs.Mount
+					for _, m := range s.Mounts {
+						if m.Type != "cgroup" && m.Type != "cgroup2" {
+							ms = append(ms, m)
+						}
+					}
+					s.Mounts = ms
+				})
+			}
+			bID, bPid, _ := joinStarted(t, "b-ready", mods...)
+			if got := namespacesOf(t, strconv.Itoa(bPid))["cgroup"]; got != aNS["cgroup"] {
+				t.Errorf("B's cgroup namespace %q, want A's %q", got, aNS["cgroup"])
+			}
+			bCg, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", bPid))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(string(bCg), bID) {
+				t.Errorf("B's init is not in B's cgroup:\n%s", bCg)
+			}
+			out := rt(t, "exec", bID, "/bin/sh", "-c", "echo exec-ok; cat /proc/self/cgroup").ok(t).Stdout
+			if !strings.HasPrefix(out, "exec-ok\n") || !strings.Contains(out, bID) {
+				t.Errorf("exec into B printed %q, want exec-ok and B's cgroup (seen from A's namespace)", out)
+			}
+		})
+	}
+}

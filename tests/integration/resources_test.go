@@ -855,6 +855,9 @@ func TestKillAllAndDeleteUseCgroupKill(t *testing.T) {
 			if !fileExists(killFile) {
 				t.Skipf("%s does not exist (kernel before 5.14)", killFile)
 			}
+			if !runtimeHasKernelFeature(t, "cgroup-kill") {
+				t.Skip("the runtime does without cgroup.kill (berth-floor): TestDeleteForceKillsEveryProcess covers its fallback")
+			}
 			dirs := []string{uni}
 			if !cgroupV2 {
 				for _, ctrl := range []string{"memory", "pids", "freezer", "devices", "cpu"} {
