@@ -58,7 +58,7 @@ callers-deps:
 # debootstrap, which builds its Debian 12 image from Debian's packages.
 vm-deps:
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-		qemu-system-x86 qemu-utils debootstrap e2fsprogs >/dev/null
+		qemu-system-x86 qemu-utils debootstrap e2fsprogs curl xz-utils >/dev/null
 
 # vm-image builds (or finds cached) the guest image: systemd, pure cgroup
 # v2, AppArmor, Debian's 6.1 kernel. About 4 minutes the first time.

@@ -566,6 +566,8 @@ type rtOpts struct {
 	ExtraFiles []*os.File
 	// Timeout bounds the invocation (default defaultTimeout).
 	Timeout time.Duration
+	// Bin is the runtime binary (default berthBin).
+	Bin string
 }
 
 // rt runs the runtime with `--root <test root>` prepended and returns its
@@ -626,7 +628,11 @@ func rtStart(t *testing.T, o rtOpts, args ...string) *rtProc {
 	_ = stdout.Chmod(0o666)
 	_ = stderr.Chmod(0o666)
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	cmd := exec.CommandContext(ctx, berthBin, full...)
+	bin := berthBin
+	if o.Bin != "" {
+		bin = o.Bin
+	}
+	cmd := exec.CommandContext(ctx, bin, full...)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	if o.Stdin != nil {
 		cmd.Stdin = o.Stdin

@@ -469,3 +469,44 @@ func TestTmpfsExplicitModeWinsOverDestinationMode(t *testing.T) {
 		t.Errorf("tmpfs with mode=700 over /mnt (0755) has mode %s, want 700", got)
 	}
 }
+
+// TestRecursiveReadonlyBindMount bind-mounts a host directory that has a
+// submount with rbind,rro: the submount is read-only inside too (ro alone
+// leaves it writable). rro needs mount_setattr (Linux 5.12): a runtime
+// without it must refuse the mount with an error naming it, never mount
+// the submount writable.
+func TestRecursiveReadonlyBindMount(t *testing.T) {
+	if runtimeIsRunc {
+		t.Skip("runc 1.1 has no rro (added in 1.2)")
+	}
+	src := hostDir(t, nil)
+	sub := filepath.Join(src, "sub")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("bt-rro", sub, "tmpfs", 0, "size=1m"); err != nil {
+		t.Fatalf("mounting a host tmpfs: %v", err)
+	}
+	t.Cleanup(func() { _ = unix.Unmount(sub, unix.MNT_DETACH) })
+	mods := []func(*specs.Spec){
+		withArgs("/bin/sh", "-c", "probe write /mnt/data/top; echo; probe write /mnt/data/sub/new; exit 0"),
+		withMount(specs.Mount{Destination: "/mnt/data", Type: "bind", Source: src, Options: []string{"rbind", "rro"}}),
+	}
+	if !runtimeHasKernelFeature(t, "mount-setattr") {
+		r := runContainer(t, mods...)
+		if r.Code == 0 || !strings.Contains(r.Stderr, "mount_setattr") || !strings.Contains(r.Stderr, "5.12") {
+			t.Fatalf("rro without mount_setattr: exit %d, stderr %q; want an error naming mount_setattr and 5.12", r.Code, r.Stderr)
+		}
+		return
+	}
+	r := runContainer(t, mods...)
+	r.ok(t)
+	if got := strings.Count(r.Stdout, "read-only file system"); got != 2 {
+		t.Errorf("writes under an rro mount: %q, want both refused (read-only file system)", r.Stdout)
+	}
+	for _, p := range []string{"top", "sub/new"} {
+		if _, err := os.Stat(filepath.Join(src, p)); err == nil {
+			t.Errorf("%s was written through the rro mount", p)
+		}
+	}
+}

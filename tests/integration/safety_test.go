@@ -1,6 +1,8 @@
 package integration
 
 import (
+	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -8,6 +10,7 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // fdNumbers returns the fd numbers from `probe fds` output.
@@ -120,4 +123,58 @@ func TestCwdSymlinkOutsideRootIsContained(t *testing.T) {
 	if fileExists(filepath.Join(victim, "created-here")) {
 		t.Errorf("container wrote into the host directory through its cwd")
 	}
+}
+
+// TestCVE_2019_5736InitBinaryCannotBeOverwritten is the runc /proc/self/exe
+// attack: a container process holds an O_PATH fd of /proc/<init>/exe while
+// the runtime's init runs, and once the init has exec'd the container's
+// program (so the binary is no longer busy) reopens it for writing to
+// replace the runtime's binary on the host. The init must run from
+// something that cannot be written: a read-only detached mount of the
+// binary, or a sealed memfd copy where the kernel lacks mount_setattr
+// (berth-floor takes that path). The runtime under attack is a copy, so a
+// vulnerable runtime only spoils the copy.
+func TestCVE_2019_5736InitBinaryCannotBeOverwritten(t *testing.T) {
+	victim := filepath.Join(newDir(t, "cve5736"), filepath.Base(berthBin))
+	if err := copyFile(berthBin, victim, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.ReadFile(victim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := rtOpts{Bin: victim}
+	id := newID(t)
+	rtWith(t, o, "create", "--bundle", newBundle(t, withProbe("sleep")), id).ok(t)
+	pid := getState(t, id).Pid
+	held, err := unix.Open(fmt.Sprintf("/proc/%d/exe", pid), unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatalf("open the init's exe: %v", err)
+	}
+	defer unix.Close(held)
+	rtWith(t, o, "start", id).ok(t)
+	if !waitFor(10*time.Second, func() bool {
+		exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+		return strings.HasSuffix(exe, "/bin/probe")
+	}) {
+		t.Fatal("the init did not exec the container's program")
+	}
+	w, err := os.OpenFile(fmt.Sprintf("/proc/self/fd/%d", held), os.O_WRONLY, 0)
+	if err == nil {
+		_, err = w.WriteAt([]byte("PWNED"), 0)
+		w.Close()
+	}
+	if err == nil {
+		t.Error("the init's binary was opened and written through the held fd")
+	} else {
+		t.Logf("writing the init's binary: %v", err)
+	}
+	after, err := os.ReadFile(victim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(before, after) {
+		t.Fatalf("the runtime's binary on the host was changed (CVE-2019-5736)")
+	}
+	rtWith(t, o, "delete", "-f", id).ok(t)
 }

@@ -7,6 +7,7 @@
 #   tests/vm/run.sh                      # integration + berth-docker suites, berth only
 #   SUITES=integration TEST_RUN='Exec' tests/vm/run.sh
 #   RUNTIMES='berth runc' tests/vm/run.sh   # also against the guest's runc 1.1.5
+#   VM_KERNEL=floor tests/vm/run.sh         # on Debian 11's 5.10, the kernel floor
 #
 # Exit status: the guest script's (non-zero when a berth suite failed).
 set -euo pipefail
@@ -33,7 +34,7 @@ envs=(-e "SUITES=${SUITES:-integration docker}" -e "RUNTIMES=${RUNTIMES:-berth}"
 rm -rf "$results"
 mkdir -p "$results"
 rc=0
-tests/vm/vm.sh run -t "${VM_TIMEOUT:-3000}" -o "$results" -f "$stage/bin" -f "$stage/repo" \
+tests/vm/vm.sh run -K "${VM_KERNEL:-stock}" -t "${VM_TIMEOUT:-3000}" -o "$results" -f "$stage/bin" -f "$stage/repo" \
 	"${envs[@]}" tests/vm/guest-suite.sh || rc=$?
 echo "tests/vm/run.sh: results in $results (exit $rc)"
 [ -f "$results/summary.txt" ] && cat "$results/summary.txt"

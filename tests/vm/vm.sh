@@ -12,6 +12,8 @@
 #        -t SECS  hard timeout for the whole VM (default 900)
 #        -m MEM   guest memory (default 1536M)   -c N  vCPUs (default: the host's, at most 4)
 #        -k       keep the run directory (console log, share) for debugging
+#        -K KERN  stock (Debian 12's 6.1, default) or floor (Debian 11's 5.10,
+#                 the oldest kernel Berth supports)
 #   tests/vm/vm.sh shell             boot interactively (serial on stdio; Ctrl-a x quits)
 #
 # Exit status of `run` is SCRIPT's; 124 = the VM timed out, 125 = the guest
@@ -25,7 +27,8 @@
 # Environment: BERTH_VM_DIR (default /var/tmp/berth-vm), BERTH_VM_ACCEL=auto|kvm|tcg,
 # BERTH_VM_MIRROR (default http://deb.debian.org/debian).
 #
-# Needs qemu-system-x86, qemu-utils, debootstrap and e2fsprogs (make vm-deps).
+# Needs qemu-system-x86, qemu-utils, debootstrap, e2fsprogs, curl and xz-utils
+# (make vm-deps).
 # Where /dev/kvm is real hardware virtualisation (kvm_intel/kvm_amd) the guest
 # runs under KVM; otherwise (no /dev/kvm, or a kvm_pvm one that cannot run a
 # stock kernel) under TCG, software emulation: several times slower, fine for
@@ -38,7 +41,11 @@ MIRROR=${BERTH_VM_MIRROR:-http://deb.debian.org/debian}
 SUITE=bookworm
 # Bump IMAGE_VERSION when the guest configuration below changes: the cached
 # image is rebuilt when its stamp differs.
-IMAGE_VERSION=1
+IMAGE_VERSION=2
+# The floor kernel: Debian 11's 5.10 (the oldest release Berth supports),
+# installed beside the stock 6.1 one and booted with -K floor.
+FLOOR_SUITE=bullseye-security
+FLOOR_MIRROR=${BERTH_VM_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
 # What the guest has: a normal systemd host, plus what the suites run
 # (busybox-static for the test rootfs, runc as the reference runtime,
 # util-linux's unshare/nsenter, iproute2, jq, tar).
@@ -48,7 +55,30 @@ IMG_SIZE=3G
 log() { echo "vm.sh: $*" >&2; }
 die() { log "$*"; exit 1; }
 
-stamp() { echo "v$IMAGE_VERSION $SUITE $MIRROR $PACKAGES $IMG_SIZE"; }
+stamp() { echo "v$IMAGE_VERSION $SUITE $MIRROR $PACKAGES $IMG_SIZE $FLOOR_SUITE"; }
+
+# add_floor_kernel installs the newest 5.10 kernel of Debian 11 into the
+# tree R (dpkg -x: only its files, the image is bookworm's) with an
+# initramfs, and copies it to the image dir as vmlinuz-floor/initrd-floor.
+add_floor_kernel() {
+	local R=$1 pkg file deb kver
+	read -r pkg file < <(curl -fsS "$FLOOR_MIRROR/dists/$FLOOR_SUITE/main/binary-amd64/Packages.xz" | xz -d |
+		awk '/^Package: linux-image-5\.10\.0-[0-9]+-amd64$/{p=$2} /^Filename:/{if(p){print p, $2; p=""}}' |
+		sort -V | tail -1) || die "cannot read the $FLOOR_SUITE package list"
+	[ -n "$file" ] || die "no 5.10 kernel in $FLOOR_SUITE"
+	deb="$VMDIR/cache/$(basename "$file")"
+	if [ ! -f "$deb" ]; then
+		curl -fsS -o "$deb.part" "$FLOOR_MIRROR/$file" || die "download of $file failed"
+		mv "$deb.part" "$deb"
+	fi
+	dpkg -x "$deb" "$R"
+	kver=${pkg#linux-image-}
+	chroot "$R" depmod "$kver"
+	chroot "$R" update-initramfs -c -k "$kver" >> "$VMDIR/initramfs.log" 2>&1 || die "update-initramfs for $kver failed"
+	cp "$R/boot/vmlinuz-$kver" "$IMGDIR/vmlinuz-floor"
+	cp "$R/boot/initrd.img-$kver" "$IMGDIR/initrd-floor"
+	log "floor kernel $kver"
+}
 
 # configure_rootfs prepares the debootstrapped tree: a quiet, fast boot and
 # the runner unit that executes /mnt/host/test.sh once the system is up.
@@ -146,6 +176,7 @@ cmd_build() {
 		|| { cat "$VMDIR/initramfs.log" >&2; die "update-initramfs failed"; }
 	cp "$R/boot/vmlinuz-$kver" "$IMGDIR/vmlinuz"
 	cp "$R/boot/initrd.img-$kver" "$IMGDIR/initrd.img"
+	add_floor_kernel "$R"
 	rm -f "$IMGDIR/base.img.new"
 	mkfs.ext4 -q -F -L vmroot -E root_owner=0:0 -d "$R" "$IMGDIR/base.img.new" "$IMG_SIZE" >/dev/null
 	rm -rf "$R"
@@ -180,7 +211,7 @@ qemu_cmd() {
 	pick_accel
 	QEMU=(qemu-system-x86_64 -nodefaults "${ACCEL[@]}" -machine q35
 		-m "$1" -smp "$2" -no-reboot -display none -nic none
-		-kernel "$IMGDIR/vmlinuz" -initrd "$IMGDIR/initrd.img"
+		-kernel "$IMGDIR/vmlinuz${KERNEL_SUFFIX:-}" -initrd "$IMGDIR/${INITRD_NAME:-initrd.img}"
 		-drive "file=${BOOT_IMG:-$IMGDIR/base.img},format=raw,if=virtio,snapshot=${BOOT_SNAPSHOT:-on}"
 		-device virtio-rng-pci)
 	# qboot starts a -kernel much faster than SeaBIOS
@@ -249,8 +280,13 @@ cmd_run() {
 	cpus=$(nproc); [ "$cpus" -gt 4 ] && cpus=4
 	ENVS=()
 	local OPTIND=1 o
-	while getopts "f:e:o:t:m:c:k" o; do
+	while getopts "f:e:o:t:m:c:kK:" o; do
 		case $o in
+		K) case $OPTARG in
+			stock) ;;
+			floor) KERNEL_SUFFIX=-floor INITRD_NAME=initrd-floor ;;
+			*) die "-K takes stock or floor" ;;
+			esac ;;
 		f) files+=("$OPTARG") ;;
 		e) ENVS+=("$OPTARG") ;;
 		o) outdir=$OPTARG ;;
@@ -273,5 +309,5 @@ case ${1:-} in
 build) shift; cmd_build "$@" ;;
 run) shift; cmd_run "$@" ;;
 shell) shift; cmd_shell "$@" ;;
-*) sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+*) sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac
