@@ -66,10 +66,16 @@ vm-image:
 	tests/vm/vm.sh build
 
 # vm-test runs the integration suite and berth-docker's suite inside the
-# guest (tests/vm/run.sh; results in tests/vm/results/). VM_RUNTIMES='berth
-# runc' also runs them against the guest's runc.
+# guest on Debian 12's 6.1 kernel, then the integration suite again on
+# Debian 11's 5.10, the kernel floor (tests/vm/run.sh; results in
+# tests/vm/results/{stock,floor}/). VM_RUNTIMES='berth runc' also runs them
+# against the guest's runc.
 vm-test: vm-image
-	GO=$(GO) RUNTIMES='$(or $(VM_RUNTIMES),berth)' tests/vm/run.sh
+	@rc=0; \
+	GO=$(GO) RUNTIMES='$(or $(VM_RUNTIMES),berth)' VM_RESULTS=tests/vm/results/stock tests/vm/run.sh || rc=1; \
+	GO=$(GO) RUNTIMES='$(or $(VM_RUNTIMES),berth)' VM_RESULTS=tests/vm/results/floor VM_KERNEL=floor SUITES=integration \
+		tests/vm/run.sh || rc=1; \
+	exit $$rc
 
 unit:
 	$(GO) test -tags '$(TAGS)' $$($(GO) list ./... | grep -v /tests/)

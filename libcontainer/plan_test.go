@@ -1,6 +1,7 @@
 package libcontainer
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 
@@ -86,3 +87,32 @@ func TestMakePlanAllowsNamespacedSysctls(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A cgroup namespace joined by path is joined by the pre-stage (after the
+// process is in its cgroup), except with a new user namespace made by
+// clone, where only the parent may join it.
+func TestMakePlanCgroupNamespaceJoin(t *testing.T) {
+	cg := specs.LinuxNamespace{Type: "cgroup", Path: "/proc/1/ns/cgroup"}
+	p, err := makePlan(specWith([]specs.LinuxNamespace{{Type: "pid"}, cg}, nil), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.cgroupJoin != cg.Path || hasJoin(p, unix.CLONE_NEWCGROUP) || p.usePreStage() {
+		t.Fatalf("plan = %+v, want the cgroup namespace joined by the pre-stage only", p)
+	}
+	env := strings.Join(preStageEnv(p, nil), "\n")
+	if !strings.Contains(env, "_BERTH_NSJOIN="+strconv.Itoa(unix.CLONE_NEWCGROUP)+":"+cg.Path) {
+		t.Errorf("pre-stage env %q lacks the cgroup namespace", env)
+	}
+	maps := []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 1}}
+	p, err = makePlan(specWith([]specs.LinuxNamespace{{Type: "user"}, cg}, func(s *specs.Spec) {
+		s.Linux.UIDMappings, s.Linux.GIDMappings = maps, maps
+	}), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.cgroupJoin != "" || !hasJoin(p, unix.CLONE_NEWCGROUP) {
+		t.Fatalf("plan = %+v, want the cgroup namespace joined by the parent", p)
+	}
+}
+

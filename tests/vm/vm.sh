@@ -71,7 +71,14 @@ add_floor_kernel() {
 		curl -fsS -o "$deb.part" "$FLOOR_MIRROR/$file" || die "download of $file failed"
 		mv "$deb.part" "$deb"
 	fi
-	dpkg -x "$deb" "$R"
+	# not straight into R: extracting lib/ would replace the usr-merge
+	# symlink /lib -> usr/lib with a directory
+	local x="$VMDIR/floor-kernel.x"
+	rm -rf "$x"
+	dpkg-deb -x "$deb" "$x"
+	cp -a "$x/boot/." "$R/boot/"
+	cp -a "$x/lib/modules/." "$R/usr/lib/modules/"
+	rm -rf "$x"
 	kver=${pkg#linux-image-}
 	chroot "$R" depmod "$kver"
 	chroot "$R" update-initramfs -c -k "$kver" >> "$VMDIR/initramfs.log" 2>&1 || die "update-initramfs for $kver failed"
