@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -151,7 +152,7 @@ func spawn(o *CreateOpts, c *Container, p *plan, mgr *cgroups.Manager) (int, err
 	ic := &syncmsg.InitConfig{
 		ID: o.ID, Spec: spec, Rootfs: o.Bundle.Rootfs, NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring,
 		PreserveFds: len(o.ExtraFiles), FifoFd: 3 + len(o.ExtraFiles) + 1, UnshareCgroupNS: p.unshareCgroupNS,
-		JoinMountNS: p.joinMount, NewTimeNS: p.newTimeNS, PrivatePidNS: p.privatePidNS,
+		JoinMountNS: p.joinMount, PrivatePidNS: p.privatePidNS,
 		CgroupPaths: mgr.Paths,
 	}
 	l := &launch{
@@ -640,6 +641,19 @@ func preStageEnv(p *plan, v1Cgroups []string) []string {
 	}
 	if p.preFork {
 		env = append(env, "_BERTH_NSFORK=1")
+	}
+	if len(p.timeOffsets) > 0 {
+		var b strings.Builder
+		clocks := make([]string, 0, len(p.timeOffsets))
+		for clock := range p.timeOffsets {
+			clocks = append(clocks, clock)
+		}
+		sort.Strings(clocks)
+		for _, clock := range clocks {
+			off := p.timeOffsets[clock]
+			fmt.Fprintf(&b, "%s %d %d\n", clock, off.Secs, off.Nanosecs)
+		}
+		env = append(env, "_BERTH_TIMENS_OFFSETS="+b.String())
 	}
 	return env
 }

@@ -51,6 +51,9 @@ type plan struct {
 	preFork                                          bool
 	joinMount                                        string
 	unshareCgroupNS, newTimeNS, privatePidNS, userNS bool
+	// timeOffsets are the new time namespace's clock offsets, which the
+	// pre-stage writes.
+	timeOffsets map[string]specs.LinuxTimeOffset
 	// resources are the cgroup limits and device rules to set at create.
 	resources *cgroups.Resources
 	// seccomp is the compiled filter (nil: none).
@@ -127,6 +130,20 @@ func makePlan(s *specs.Spec, seccompCache string) (*plan, error) {
 			p.preJoins = append(p.preJoins, nsJoin{unix.CLONE_NEWNS, p.joinMount})
 			p.joinMount = ""
 		}
+	}
+	if p.newTimeNS {
+		// A new time namespace is entered by a child of the process that
+		// made it (execve enters it only on newer kernels: not on 6.1),
+		// so the pre-stage creates it, writes its offsets and forks; a
+		// new pid namespace moves there too, so that the forked child is
+		// its pid 1.
+		p.preUnshare |= unix.CLONE_NEWTIME
+		if p.cloneFlags&unix.CLONE_NEWPID != 0 {
+			p.cloneFlags &^= unix.CLONE_NEWPID
+			p.preUnshare |= unix.CLONE_NEWPID
+		}
+		p.preFork = true
+		p.timeOffsets = s.Linux.TimeOffsets
 	}
 	if s.Linux.UIDMappings != nil || s.Linux.GIDMappings != nil {
 		if joinUser {

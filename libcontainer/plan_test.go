@@ -19,15 +19,33 @@ func specWith(ns []specs.LinuxNamespace, mod func(*specs.Spec)) *specs.Spec {
 }
 
 func TestMakePlanNewNamespacesUseCloneFlags(t *testing.T) {
-	p, err := makePlan(specWith([]specs.LinuxNamespace{{Type: "pid"}, {Type: "network"}, {Type: "mount"}, {Type: "cgroup"}, {Type: "time"}}, nil), "")
+	p, err := makePlan(specWith([]specs.LinuxNamespace{{Type: "pid"}, {Type: "network"}, {Type: "mount"}, {Type: "cgroup"}}, nil), "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if p.cloneFlags != unix.CLONE_NEWPID|unix.CLONE_NEWNET|unix.CLONE_NEWNS {
 		t.Fatalf("cloneFlags = %#x", p.cloneFlags)
 	}
-	if !p.unshareCgroupNS || !p.newTimeNS || !p.privatePidNS || p.usePreStage() {
+	if !p.unshareCgroupNS || !p.privatePidNS || p.usePreStage() || p.preFork || p.preUnshare != 0 {
 		t.Fatalf("plan = %+v", p)
+	}
+}
+
+// A new time namespace is made by the pre-stage, which forks into it: the
+// pid namespace goes with it so that the forked child is its pid 1.
+func TestMakePlanNewTimeNamespaceForksInPreStage(t *testing.T) {
+	p, err := makePlan(specWith([]specs.LinuxNamespace{{Type: "pid"}, {Type: "network"}, {Type: "time"}}, func(s *specs.Spec) {
+		s.Linux.TimeOffsets = map[string]specs.LinuxTimeOffset{"monotonic": {Secs: 5}, "boottime": {Secs: 7, Nanosecs: 1}}
+	}), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.cloneFlags != unix.CLONE_NEWNET || p.preUnshare != unix.CLONE_NEWPID|unix.CLONE_NEWTIME || !p.preFork || !p.privatePidNS {
+		t.Fatalf("plan = %+v", p)
+	}
+	env := strings.Join(preStageEnv(p, nil), "\n")
+	if !strings.Contains(env, "_BERTH_TIMENS_OFFSETS=boottime 7 1\nmonotonic 5 0\n") || !strings.Contains(env, "_BERTH_NSFORK=1") {
+		t.Errorf("pre-stage env %q", env)
 	}
 }
 

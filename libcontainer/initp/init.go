@@ -329,20 +329,6 @@ func joinAndUnshare(cfg *syncmsg.InitConfig) error {
 			return fmt.Errorf("create cgroup namespace: %w", err)
 		}
 	}
-	if cfg.NewTimeNS {
-		if err := unix.Unshare(unix.CLONE_NEWTIME); err != nil {
-			return fmt.Errorf("create time namespace: %w", err)
-		}
-		var b strings.Builder
-		for clock, off := range cfg.Spec.Linux.TimeOffsets {
-			fmt.Fprintf(&b, "%s %d %d\n", clock, off.Secs, off.Nanosecs)
-		}
-		if b.Len() > 0 {
-			if err := os.WriteFile("/proc/self/timens_offsets", []byte(b.String()), 0); err != nil {
-				return fmt.Errorf("write time offsets: %w", err)
-			}
-		}
-	}
 	return nil
 }
 

@@ -7,8 +7,10 @@
 //    moves the whole process before it can fork (_BERTH_CGROUPS);
 //  - setns(CLONE_NEWUSER) and setns(CLONE_NEWTIME), which refuse a
 //    multi-threaded caller (_BERTH_NSJOIN, then _BERTH_NSUNSHARE);
-//  - forking into a new pid namespace created after those joins
-//    (_BERTH_NSFORK).
+//  - forking into a new pid namespace created after those joins, or into
+//    a new time namespace, whose offsets must be written before any
+//    process is in it and which execve does not enter on every supported
+//    kernel (_BERTH_NSFORK, _BERTH_TIMENS_OFFSETS).
 //
 // It does nothing unless _BERTH_SYNCFD is set (only "berth init" has it).
 // It reports one line on the sync socket: "S" (this process goes on),
@@ -102,13 +104,13 @@ static void join_cgroups(const char *dirs)
 	free(list);
 }
 
+static void join_all(const char *spec);
+static void set_time_offsets(const char *offsets);
+
 void berth_nsenter(void)
 {
 	const char *spec = getenv("_BERTH_NSJOIN");
 	const char *s;
-	char *list, *line, *save = NULL;
-	struct join joins[MAX_JOINS];
-	int njoins = 0, i, user = -1, pending[MAX_JOINS], npending = 0;
 	unsigned long unshare_flags;
 
 	if ((s = getenv("_BERTH_SYNCFD")) == NULL)
@@ -121,10 +123,59 @@ void berth_nsenter(void)
 	if (getenv("_BERTH_EXEC") != NULL)
 		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	join_cgroups(getenv("_BERTH_CGROUPS"));
-	if (spec == NULL || *spec == '\0') {
+	if (spec != NULL && *spec != '\0')
+		join_all(spec);
+
+	s = getenv("_BERTH_NSUNSHARE");
+	unshare_flags = s ? strtoul(s, NULL, 10) : 0;
+	if (unshare_flags && unshare(unshare_flags) < 0)
+		fail("create namespaces (flags %#lx)", unshare_flags);
+	if (unshare_flags & CLONE_NEWTIME)
+		set_time_offsets(getenv("_BERTH_TIMENS_OFFSETS"));
+
+	if (getenv("_BERTH_NSFORK") == NULL) {
 		report("S");
 		return;
 	}
+	/* A new pid or time namespace is only entered by a child (execve
+	 * switches time namespaces only on newer kernels: not on 6.1; a fork
+	 * always does).
+	 * CLONE_PARENT makes it a child of the runtime, which waits for it. */
+	long pid = syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
+	if (pid < 0)
+		fail("fork into the new namespaces");
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+		return;
+	}
+	report("P%ld", pid);
+	_exit(0);
+}
+
+/* set_time_offsets writes the clock offsets ("<clock> <secs> <nsecs>"
+ * lines) of the time namespace just created, before any process is in it
+ * (the kernel refuses them afterwards). */
+static void set_time_offsets(const char *offsets)
+{
+	int fd;
+	size_t n;
+
+	if (offsets == NULL || *offsets == '\0')
+		return;
+	n = strlen(offsets);
+	fd = open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, offsets, n) != (ssize_t)n)
+		fail("write time offsets");
+	close(fd);
+}
+
+/* join_all joins the namespaces listed in spec ("<flag>:<path>" lines). */
+static void join_all(const char *spec)
+{
+	char *list, *line, *save = NULL;
+	struct join joins[MAX_JOINS];
+	int njoins = 0, i, user = -1, pending[MAX_JOINS], npending = 0;
+
 	/* Nothing in a joined pid namespace may ptrace us or read our fds
 	 * while we set up (CVE-2016-9962); execve resets this. */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
@@ -178,25 +229,4 @@ void berth_nsenter(void)
 	for (i = 0; i < njoins; i++)
 		close(joins[i].fd);
 	free(list);
-
-	s = getenv("_BERTH_NSUNSHARE");
-	unshare_flags = s ? strtoul(s, NULL, 10) : 0;
-	if (unshare_flags && unshare(unshare_flags) < 0)
-		fail("create namespaces (flags %#lx)", unshare_flags);
-
-	if (getenv("_BERTH_NSFORK") == NULL) {
-		report("S");
-		return;
-	}
-	/* A new pid namespace is only entered by a child. CLONE_PARENT makes
-	 * it a child of the runtime, which waits for it. */
-	long pid = syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
-	if (pid < 0)
-		fail("fork into the new pid namespace");
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-		return;
-	}
-	report("P%ld", pid);
-	_exit(0);
 }

@@ -72,8 +72,6 @@ type InitConfig struct {
 	UnshareCgroupNS bool `json:"unshareCgroupNS,omitempty"`
 	// JoinMountNS is a mount namespace the init joins (by path).
 	JoinMountNS string `json:"joinMountNS,omitempty"`
-	// NewTimeNS asks the init to create a time namespace with Spec's offsets.
-	NewTimeNS bool `json:"newTimeNS,omitempty"`
 	// Exec is true for a process joining a running container: only the
 	// process setup is done, no rootfs and no exec fifo.
 	Exec bool `json:"exec,omitempty"`
