@@ -65,9 +65,10 @@ func TestTmpfsMountHonoursSizeOption(t *testing.T) {
 	}
 }
 
-// TestRbindIncludesSubmountsAndBindDoesNot bind-mounts a host directory that
-// has a submount, recursively and not.
-func TestRbindIncludesSubmountsAndBindDoesNot(t *testing.T) {
+// hostDirWithSubmount makes a host directory whose "sub" is a tmpfs
+// mount, unmounted when the test ends.
+func hostDirWithSubmount(t *testing.T) string {
+	t.Helper()
 	src := hostDir(t, nil)
 	sub := filepath.Join(src, "sub")
 	if err := os.Mkdir(sub, 0o755); err != nil {
@@ -77,6 +78,13 @@ func TestRbindIncludesSubmountsAndBindDoesNot(t *testing.T) {
 		t.Fatalf("mounting a host tmpfs: %v", err)
 	}
 	t.Cleanup(func() { _ = unix.Unmount(sub, unix.MNT_DETACH) })
+	return src
+}
+
+// TestRbindIncludesSubmountsAndBindDoesNot bind-mounts a host directory that
+// has a submount, recursively and not.
+func TestRbindIncludesSubmountsAndBindDoesNot(t *testing.T) {
+	src := hostDirWithSubmount(t)
 
 	mounts := containerMounts(t, withMount(
 		specs.Mount{Destination: "/mnt/rbind", Type: "bind", Source: src, Options: []string{"rbind"}},
@@ -479,15 +487,7 @@ func TestRecursiveReadonlyBindMount(t *testing.T) {
 	if runtimeIsRunc {
 		t.Skip("runc 1.1 has no rro (added in 1.2)")
 	}
-	src := hostDir(t, nil)
-	sub := filepath.Join(src, "sub")
-	if err := os.Mkdir(sub, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := unix.Mount("bt-rro", sub, "tmpfs", 0, "size=1m"); err != nil {
-		t.Fatalf("mounting a host tmpfs: %v", err)
-	}
-	t.Cleanup(func() { _ = unix.Unmount(sub, unix.MNT_DETACH) })
+	src := hostDirWithSubmount(t)
 	mods := []func(*specs.Spec){
 		withArgs("/bin/sh", "-c", "probe write /mnt/data/top; echo; probe write /mnt/data/sub/new; exit 0"),
 		withMount(specs.Mount{Destination: "/mnt/data", Type: "bind", Source: src, Options: []string{"rbind", "rro"}}),
