@@ -191,7 +191,6 @@ func execProcessSpec(c *cli.Context, ctr *libcontainer.Container) (*specs.Proces
 			p.Capabilities.Bounding = append(p.Capabilities.Bounding, cp)
 			p.Capabilities.Effective = append(p.Capabilities.Effective, cp)
 			p.Capabilities.Permitted = append(p.Capabilities.Permitted, cp)
-			p.Capabilities.Inheritable = append(p.Capabilities.Inheritable, cp)
 			p.Capabilities.Ambient = append(p.Capabilities.Ambient, cp)
 		}
 	}
