@@ -340,6 +340,12 @@ var logsCmd = &cli.Command{
 			off, _ = s.printLog(m.ID, off, os.Stdout, os.Stderr, c.Bool("timestamps"))
 			cur, err := s.LoadMeta(m.ID)
 			if err != nil || !s.running(cur) {
+				// The monitor writes the log: let it drain the
+				// container's output and record the exit first, so that
+				// what follows logs -f sees the container exited.
+				if err == nil {
+					s.settle(cur)
+				}
 				s.printLog(m.ID, off, os.Stdout, os.Stderr, c.Bool("timestamps"))
 				return nil
 			}
