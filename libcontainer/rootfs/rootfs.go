@@ -217,18 +217,94 @@ func typeName(typ string, o Options) string {
 	return typ
 }
 
+// kernelFS are the file systems whose files the runtime and the kernel's
+// protections rely on (masked and read-only paths, /proc/self/*): each is
+// mounted only on a real directory of the rootfs and checked afterwards to
+// be what was mounted (CVE-2019-19921, CVE-2023-27561).
+var kernelFS = map[string]int64{"proc": unix.PROC_SUPER_MAGIC, "sysfs": unix.SYSFS_MAGIC}
+
+// openRealDir opens dest for a kernelFS mount: an existing directory
+// reached without following any symlink (or a new one, made inside the
+// rootfs), checked on the opened fd.
+func (m *mounter) openRealDir(dest, typ string) (int, error) {
+	how := &unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
+	}
+	rel := strings.TrimLeft(filepath.Clean("/"+dest), "/")
+	fd, err := openat2(m.rootfd, rel, how)
+	if errors.Is(err, unix.ENOENT) {
+		// Made where a missing dest resolves (inside the rootfs), then
+		// opened again under the same rule.
+		if fd, err = m.openDest(dest, false); err == nil {
+			unix.Close(fd)
+			fd, err = openat2(m.rootfd, rel, how)
+		}
+	}
+	switch {
+	case errors.Is(err, unix.ELOOP):
+		return -1, fmt.Errorf("%s must be mounted on an ordinary directory: %s (or a directory on its path) is a symlink in the rootfs", typ, dest)
+	case errors.Is(err, unix.ENOTDIR):
+		return -1, fmt.Errorf("%s must be mounted on an ordinary directory: %s is not a directory in the rootfs", typ, dest)
+	case err != nil:
+		return -1, err
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		unix.Close(fd)
+		return -1, fmt.Errorf("%s must be mounted on an ordinary directory: %s is not one (%v)", typ, dest, err)
+	}
+	return fd, nil
+}
+
+// checkMountedFS opens dest again after the mount (no symlink followed)
+// and checks by fstatfs that it is the file system just mounted.
+func (m *mounter) checkMountedFS(dest, typ string, magic int64) error {
+	fd, err := openat2(m.rootfd, strings.TrimLeft(filepath.Clean("/"+dest), "/"), &unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
+	})
+	if err != nil {
+		return fmt.Errorf("check %s after mounting it: %w", dest, err)
+	}
+	defer unix.Close(fd)
+	var st unix.Statfs_t
+	if err := unix.Fstatfs(fd, &st); err != nil {
+		return fmt.Errorf("check %s after mounting it: %w", dest, err)
+	}
+	if st.Type != magic {
+		return fmt.Errorf("%s is not %s after mounting %s on it (file system magic %#x)", dest, typ, typ, st.Type)
+	}
+	return nil
+}
+
 // fs mounts a file system of type typ at the destination.
-func (m *mounter) fs(mnt *specs.Mount, o Options, typ string) error {
+func (m *mounter) fs(mnt *specs.Mount, o Options, typ string) (err error) {
 	if typ == "tmpfs" {
 		return m.tmpfs(mnt, o)
 	}
-	fd, err := m.openDest(mnt.Destination, false)
+	var fd int
+	if magic, ok := kernelFS[typ]; ok {
+		fd, err = m.openRealDir(mnt.Destination, typ)
+		if err == nil {
+			defer unix.Close(fd)
+			defer func() {
+				if err == nil {
+					err = m.checkMountedFS(mnt.Destination, typ, magic)
+				}
+			}()
+		}
+	} else {
+		fd, err = m.openDest(mnt.Destination, false)
+		if err == nil {
+			defer unix.Close(fd)
+		}
+	}
 	if err != nil {
 		return err
 	}
-	defer unix.Close(fd)
 	flags := o.Flags &^ unix.MS_REMOUNT
-	if err := unix.Mount(mnt.Source, fdPath(fd), typ, flags, o.Data); err != nil {
+	if err = unix.Mount(mnt.Source, fdPath(fd), typ, flags, o.Data); err != nil {
 		// The kernel refuses some options inside a user namespace (e.g. a
 		// read-only sysfs mount); retry the way runc does for sysfs.
 		if typ == "sysfs" && errors.Is(err, unix.EPERM) && m.c.UserNS {
