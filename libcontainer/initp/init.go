@@ -50,7 +50,11 @@ func Main() {
 	conn := syncmsg.NewConn(os.NewFile(uintptr(fd), "sync"))
 	err = run(conn)
 	// run only returns on failure; report it to the runtime if it still
-	// listens, else to stderr.
+	// listens, else to stderr. A runtime that hung up has failed the
+	// create (or exec) and reports why itself: one error, the runtime's.
+	if errors.Is(err, syncmsg.ErrClosed) {
+		os.Exit(1)
+	}
 	if serr := conn.Send(syncmsg.Message{Type: syncmsg.Error, Message: err.Error()}); serr != nil {
 		fmt.Fprintln(os.Stderr, "berth init:", err)
 	}

@@ -508,6 +508,9 @@ type result struct {
 	// StdoutPath is the file the runtime's (and so a pass-through
 	// container's) stdout went to; it can be re-read later.
 	StdoutPath string
+	// StderrPath is where stderr went, for what a process that outlived
+	// the runtime wrote there.
+	StderrPath string
 }
 
 func (r result) String() string {
@@ -546,6 +549,16 @@ func (r result) failed(t *testing.T, substrs ...string) result {
 func (r result) readStdout(t *testing.T) string {
 	t.Helper()
 	b, err := os.ReadFile(r.StdoutPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// readStderr re-reads the file stderr went to.
+func (r result) readStderr(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(r.StderrPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -690,7 +703,7 @@ func (p *rtProc) finish() (result, error) {
 		return result{}, fmt.Errorf("runtime timed out and was killed: %s %s\nstdout: %q\nstderr: %q",
 			berthBin, strings.Join(p.args, " "), out, errOut)
 	}
-	r := result{Args: p.args, Stdout: string(out), Stderr: string(errOut), Code: code, StdoutPath: p.stdout.Name()}
+	r := result{Args: p.args, Stdout: string(out), Stderr: string(errOut), Code: code, StdoutPath: p.stdout.Name(), StderrPath: p.stderr.Name()}
 	p.res = &r
 	return r, nil
 }
