@@ -18,6 +18,7 @@ import (
 	"github.com/berth-runtime/berth/libcontainer/kernel"
 	"github.com/berth-runtime/berth/libcontainer/notify"
 	"github.com/berth-runtime/berth/libcontainer/procfs"
+	"github.com/berth-runtime/berth/libcontainer/seccomp"
 	"github.com/berth-runtime/berth/libcontainer/state"
 )
 
@@ -363,12 +364,24 @@ func (c *Container) Destroy() error {
 	if err := os.RemoveAll(c.Dir); err != nil {
 		return fmt.Errorf("remove state directory: %w", err)
 	}
+	dropCacheIfLast(filepath.Dir(c.Dir))
 	if spec != nil && spec.Hooks != nil && len(spec.Hooks.Poststop) > 0 {
 		if err := hooks.RunAllLogged("poststop", spec.Hooks.Poststop, st); err != nil {
 			logrus.Warn(err.Error())
 		}
 	}
 	return nil
+}
+
+// dropCacheIfLast removes the root's seccomp cache once no container is
+// left in it: a caller that is done with a root finds it empty (the cache
+// only pays off while containers are made beside each other).
+func dropCacheIfLast(root string) {
+	if ids, err := List(root); err == nil && len(ids) == 0 {
+		if err := seccomp.DropCache(seccompCache(root)); err != nil {
+			logrus.Warnf("remove the seccomp cache: %v", err)
+		}
+	}
 }
 
 // RemoveLeftover removes a container directory that has no state.json (a
@@ -384,7 +397,9 @@ func RemoveLeftover(root, id string) (bool, error) {
 	if _, err := os.Stat(dir); err != nil {
 		return false, nil
 	}
-	return true, os.RemoveAll(dir)
+	err = os.RemoveAll(dir)
+	dropCacheIfLast(root)
+	return true, err
 }
 
 // List returns the IDs of every container under root.

@@ -92,6 +92,7 @@ func Create(o *CreateOpts) (c *Container, err error) {
 			mgr.Destroy()
 		}
 		os.RemoveAll(dir)
+		dropCacheIfLast(filepath.Dir(dir))
 		lock.Unlock()
 	}()
 	mgr, err = cgroups.New(spec.Linux.CgroupsPath, o.ID)
@@ -316,13 +317,15 @@ func (l *launch) run(beforeRun func(pid int) error) (pid int, err error) {
 	moveUnified := false
 	if cgfd >= 0 {
 		defer unix.Close(cgfd)
-		if kernel.Has(kernel.CloneIntoCgroup) && !hasJoin(p, unix.CLONE_NEWCGROUP) {
+		if kernel.Has(kernel.CloneIntoCgroup) && !hasJoin(p, unix.CLONE_NEWCGROUP) && !cpusetNeedsAttach(cgfd) {
 			// Born inside its cgroup: there is no moment at which the
 			// init could fork outside it.
 			cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, cgfd
 		} else {
 			// A parent in a joined cgroup namespace cannot clone into a
-			// cgroup under nsdelegate (ENOENT).
+			// cgroup under nsdelegate (ENOENT); a child cloned into a
+			// cpuset it does not share with its parent keeps the parent's
+			// CPUs and memory nodes before Linux 6.3.
 			moveUnified = true
 		}
 	}
@@ -430,6 +433,47 @@ func (l *launch) run(beforeRun func(pid int) error) (pid int, err error) {
 	}
 	return pid, nil
 }
+
+// cpusetNeedsAttach reports whether a process cloned into the cgroup cgfd
+// would miss its cpuset: before Linux 6.3 (kernel commit "cgroup/cpuset:
+// Make cpuset_fork() handle CLONE_INTO_CGROUP properly") such a child keeps
+// its parent's CPU affinity and memory nodes, so on those kernels a cgroup
+// whose effective cpuset differs from the runtime's own is joined by a
+// cgroup.procs write (cpuset_attach applies both). The fix cannot be
+// detected by a call, hence the release check.
+func cpusetNeedsAttach(cgfd int) bool {
+	if kernel.ReleaseAtLeast(6, 3) {
+		return false
+	}
+	cpus, err := readAt(cgfd, "cpuset.cpus.effective")
+	if err != nil {
+		return false // no cpuset controller in this cgroup
+	}
+	mems, _ := readAt(cgfd, "cpuset.mems.effective")
+	own, err := procfs.ReadStatus(os.Getpid())
+	if err != nil {
+		return true
+	}
+	return !sameCPUList(cpus, own["Cpus_allowed_list"]) || !sameCPUList(mems, own["Mems_allowed_list"])
+}
+
+// readAt reads a small file below the directory fd dir.
+func readAt(dir int, name string) (string, error) {
+	fd, err := unix.Openat(dir, name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return "", err
+	}
+	defer unix.Close(fd)
+	var buf [512]byte
+	n, err := unix.Read(fd, buf[:])
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(string(buf[:n])), nil
+}
+
+// sameCPUList compares two kernel cpu/node lists ("0-3,8").
+func sameCPUList(a, b string) bool { return strings.TrimSpace(a) == strings.TrimSpace(b) }
 
 // start starts cmd in the plan's namespaces.
 func (l *launch) start(cmd *exec.Cmd) error {

@@ -133,4 +133,3 @@ func TestMakePlanCgroupNamespaceJoin(t *testing.T) {
 		t.Fatalf("plan = %+v, want the cgroup namespace joined by the parent", p)
 	}
 }
-

@@ -50,6 +50,9 @@ func ToResources(r *specs.LinuxResources) (*Resources, error) {
 	}
 	if c := r.CPU; c != nil {
 		res.CpuShares = derefU(c.Shares)
+		// cgroup v2 has cpu.weight; the library leaves the conversion
+		// (runc's formula) to its caller. v1 uses CpuShares only.
+		res.CpuWeight = cg.ConvertCPUSharesToCgroupV2Value(res.CpuShares)
 		res.CpuQuota = deref(c.Quota)
 		res.CpuBurst = c.Burst
 		res.CpuPeriod = derefU(c.Period)

@@ -84,8 +84,13 @@ func probeCgroupKill() bool {
 		}
 	}
 	// No cgroup to look in (an empty hierarchy): the release decides.
-	return releaseAtLeast(Release(), 5, 14)
+	return ReleaseAtLeast(5, 14)
 }
+
+// ReleaseAtLeast reports whether the running kernel is major.minor or
+// newer. Only for behaviour no call can detect; features are detected by
+// use.
+func ReleaseAtLeast(major, minor int) bool { return releaseAtLeast(Release(), major, minor) }
 
 // releaseAtLeast compares a release such as "6.1.0-50-amd64" with
 // major.minor.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 )
 
 // Stat is the part of /proc/PID/stat that Berth uses.
@@ -63,4 +64,20 @@ func Alive(pid int, startTime uint64) bool {
 		return false
 	}
 	return st.StartTime == startTime && st.State != 'Z' && st.State != 'X'
+}
+
+// ReadStatus returns the fields of /proc/PID/status ("Name:\tvalue"
+// lines), values trimmed.
+func ReadStatus(pid int) (map[string]string, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return nil, err
+	}
+	fields := map[string]string{}
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok {
+			fields[k] = strings.TrimSpace(v)
+		}
+	}
+	return fields, nil
 }

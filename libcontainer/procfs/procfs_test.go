@@ -1,6 +1,10 @@
 package procfs
 
-import "testing"
+import (
+	"os"
+	"strconv"
+	"testing"
+)
 
 func TestParseStat(t *testing.T) {
 	tests := []struct {
@@ -33,4 +37,14 @@ func FuzzParseStat(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		_, _ = ParseStat(data)
 	})
+}
+
+func TestReadStatus(t *testing.T) {
+	st, err := ReadStatus(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st["Pid"] != strconv.Itoa(os.Getpid()) || st["Cpus_allowed_list"] == "" {
+		t.Errorf("status fields %q %q", st["Pid"], st["Cpus_allowed_list"])
+	}
 }

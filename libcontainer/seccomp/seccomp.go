@@ -4,15 +4,11 @@
 package seccomp
 
 import (
-	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"unsafe"
@@ -154,44 +150,6 @@ func Compile(s *specs.LinuxSeccomp) (*Program, error) {
 			p.Flags |= unix.SECCOMP_FILTER_FLAG_LOG
 		case "SECCOMP_FILTER_FLAG_SPEC_ALLOW":
 			p.Flags |= unix.SECCOMP_FILTER_FLAG_SPEC_ALLOW
-		}
-	}
-	return p, nil
-}
-
-// CompileCached is Compile with a cache of compiled programs in dir, keyed
-// by the profile's content and the libseccomp version: libseccomp takes
-// ~17 ms for docker's profile here, loading the cached program ~0.1 ms
-// (crun caches the same way). A cache that cannot be read or written only
-// costs the compile. An empty dir means no cache.
-func CompileCached(s *specs.LinuxSeccomp, dir string) (*Program, error) {
-	if dir == "" {
-		return Compile(s)
-	}
-	data, err := json.Marshal(s)
-	if err != nil {
-		return nil, err
-	}
-	maj, mnr, mic := libseccomp.GetLibraryVersion()
-	sum := sha256.Sum256(append(data, fmt.Sprintf("|libseccomp %d.%d.%d|%s|v1", maj, mnr, mic, runtime.GOARCH)...))
-	path := filepath.Join(dir, hex.EncodeToString(sum[:]))
-	if cached, err := os.ReadFile(path); err == nil {
-		var p Program
-		if json.Unmarshal(cached, &p) == nil && p.Len() > 0 {
-			return &p, nil
-		}
-	}
-	p, err := Compile(s)
-	if err != nil {
-		return nil, err
-	}
-	if out, err := json.Marshal(p); err == nil && os.MkdirAll(dir, 0o700) == nil {
-		if f, err := os.CreateTemp(dir, ".tmp-"); err == nil {
-			_, werr := f.Write(out)
-			f.Close()
-			if werr != nil || os.Rename(f.Name(), path) != nil {
-				os.Remove(f.Name())
-			}
 		}
 	}
 	return p, nil

@@ -1,7 +1,10 @@
 package seccomp
 
 import (
+	"bytes"
+	"encoding/json"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -89,4 +92,88 @@ func errOrNil(e unix.Errno) error {
 		return nil
 	}
 	return e
+}
+
+// TestCacheRefusesWhatItDidNotWrite plants and damages cache entries: each
+// is removed and the profile compiled again, never loaded.
+func TestCacheRefusesWhatItDidNotWrite(t *testing.T) {
+	prof := &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{{Names: []string{"mkdir"}, Action: specs.ActErrno}}}
+	want, err := Compile(prof)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := cacheKey(prof)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bogus := Program{Raw: make([]byte, 8), Flags: 0}
+	planted := func(e cacheEntry) []byte { b, _ := json.Marshal(e); return b }
+	for name, plant := range map[string]func(dir string){
+		"wrong sum": func(dir string) {
+			os.WriteFile(filepath.Join(dir, key), planted(cacheEntry{Key: key, Sum: "00", Program: bogus}), 0o600)
+		},
+		"sum of another program": func(dir string) {
+			os.WriteFile(filepath.Join(dir, key), planted(cacheEntry{Key: key, Sum: programSum(want), Program: bogus}), 0o600)
+		},
+		"other key": func(dir string) {
+			os.WriteFile(filepath.Join(dir, key), planted(cacheEntry{Key: "x", Sum: programSum(&bogus), Program: bogus}), 0o600)
+		},
+		"group writable": func(dir string) {
+			os.WriteFile(filepath.Join(dir, key), planted(cacheEntry{Key: key, Sum: programSum(&bogus), Program: bogus}), 0o600)
+			os.Chmod(filepath.Join(dir, key), 0o620)
+		},
+		"symlink": func(dir string) {
+			other := filepath.Join(t.TempDir(), "e")
+			os.WriteFile(other, planted(cacheEntry{Key: key, Sum: programSum(&bogus), Program: bogus}), 0o600)
+			os.Symlink(other, filepath.Join(dir, key))
+		},
+		"garbage": func(dir string) { os.WriteFile(filepath.Join(dir, key), []byte("\x00\x01 not json"), 0o600) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "cache")
+			if err := os.Mkdir(dir, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			plant(dir)
+			got, err := CompileCached(prof, dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got.Raw, want.Raw) {
+				t.Fatalf("loaded a planted program (%d bytes), want the compiled one (%d bytes)", len(got.Raw), len(want.Raw))
+			}
+			// The entry is now the runtime's own and is used.
+			if p := loadEntry(filepath.Join(dir, key), key); p == nil || !bytes.Equal(p.Raw, want.Raw) {
+				t.Errorf("the cache does not hold the compiled program afterwards")
+			}
+		})
+	}
+}
+
+// TestCacheIsBounded writes more profiles than the cache keeps.
+func TestCacheIsBounded(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "cache")
+	for i := 0; i < maxEntries+6; i++ {
+		prof := &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{
+			{Names: []string{"mkdir"}, Action: specs.ActErrno, ErrnoRet: func(v uint) *uint { return &v }(uint(i + 1))}}}
+		if _, err := CompileCached(prof, dir); err != nil {
+			t.Fatal(err)
+		}
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != maxEntries {
+		t.Errorf("cache holds %d entries, want at most %d", len(entries), maxEntries)
+	}
+	fi, err := os.Stat(dir)
+	if err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("cache dir mode %v (%v), want 0700", fi.Mode().Perm(), err)
+	}
+	for _, e := range entries {
+		if info, _ := e.Info(); info.Mode().Perm() != 0o600 {
+			t.Errorf("entry %s mode %v, want 0600", e.Name(), info.Mode().Perm())
+		}
+	}
 }

@@ -35,6 +35,13 @@ func requireV2Controllers(t *testing.T, ctrls ...string) {
 	}
 }
 
+// v2AllocScript grows a 40 MB string in a subshell (busybox needs about
+// twice that) and says how the subshell ended: killed under a 32 MiB
+// memory.max, fine under 256 MiB. Smaller than resOOMScript: under the
+// guest's emulation 100 MB through tr takes too long. (v2 charges kernel
+// memory too, so the exec'd init needs more headroom than on v1.)
+const v2AllocScript = `(x=$(head -c 40000000 /dev/zero | tr "\0" a); echo survived); echo "status $?"`
+
 // TestResourcesV2MemoryMaxOOMKill checks memory.limit and swap on v2:
 // memory.max, memory.swap.max (swap is limit+swap in the spec, so 0
 // here), and that a process allocating past the limit is OOM-killed (137),
@@ -42,21 +49,21 @@ func requireV2Controllers(t *testing.T, ctrls ...string) {
 func TestResourcesV2MemoryMaxOOMKill(t *testing.T) {
 	requireV2Controllers(t, "memory")
 	limit := cgMiB(32)
-	bundle := newBundle(t, withShellCmd(resOOMScript),
+	bundle := newBundle(t, withShellCmd(v2AllocScript),
 		withLinuxResources(&specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: cgI64(limit), Swap: cgI64(limit)}}))
-	var dir string
-	_, out := createCheckStart(t, bundle, func(pid int) {
-		dir = unifiedCgroupDir(t, pid)
-		wantCgFile(t, dir, "memory.max", cgItoa(limit))
-		if fileExists(filepath.Join(dir, "memory.swap.max")) {
-			wantCgFile(t, dir, "memory.swap.max", "0")
-		}
-	})
-	wantOutputLines(t, out, []string{"status 137"}, []string{"survived"})
+	id, pid, cr := createNotStarted(t, bundle)
+	dir := unifiedCgroupDir(t, pid)
+	wantCgFile(t, dir, "memory.max", cgItoa(limit))
+	if fileExists(filepath.Join(dir, "memory.swap.max")) {
+		wantCgFile(t, dir, "memory.swap.max", "0")
+	}
+	rt(t, "start", id).ok(t)
+	waitStatus(t, id, "stopped", 60*time.Second)
+	wantOutputLines(t, cr.readStdout(t), []string{"status 137"}, []string{"survived"})
 	if n := cgKeyed(t, dir, "memory.events", "oom_kill"); n == "" || n == "0" {
 		t.Errorf("%s/memory.events: oom_kill %q after the container ran out of memory", dir, n)
 	}
-	r := runContainer(t, withShellCmd(`x=$(head -c 100000000 /dev/zero | tr "\0" a); echo survived`),
+	r := runContainer(t, withShellCmd(`x=$(head -c 40000000 /dev/zero | tr "\0" a); echo survived`),
 		withLinuxResources(&specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: cgI64(limit), Swap: cgI64(limit)}}))
 	if r.Code != 137 || strings.Contains(r.Stdout, "survived") {
 		t.Errorf("run of a container allocating past its memory limit: want exit 137 and no \"survived\"; %s", r)
@@ -154,28 +161,28 @@ func TestResourcesV2IOWeight(t *testing.T) {
 func TestUpdateV2MemoryAndPids(t *testing.T) {
 	requireV2Controllers(t, "memory", "pids")
 	bundle := newBundle(t, withArgs("/bin/sleep", "1000"), withLinuxResources(&specs.LinuxResources{
-		Memory: &specs.LinuxMemory{Limit: cgI64(cgMiB(16)), Swap: cgI64(cgMiB(16))},
+		Memory: &specs.LinuxMemory{Limit: cgI64(cgMiB(32)), Swap: cgI64(cgMiB(32))},
 		Pids:   &specs.LinuxPids{Limit: cgI64(6)},
 	}))
 	id, _ := createStarted(t, bundle)
 	dir := unifiedCgroupDir(t, getState(t, id).Pid)
-	wantCgFile(t, dir, "memory.max", cgItoa(cgMiB(16)))
+	wantCgFile(t, dir, "memory.max", cgItoa(cgMiB(32)))
 	wantCgFile(t, dir, "pids.max", "6")
 	if out := rt(t, "exec", id, "/bin/sh", "-c", resForkScript).Stdout; !strings.Contains(out, "can't fork") || strings.Contains(out, "forked-all") {
 		t.Errorf("8 forks under pids.max 6 did not fail: %q", out)
 	}
-	before := rt(t, "exec", id, "/bin/sh", "-c", resAllocScript).Stdout
+	before := rtWith(t, rtOpts{Timeout: 90 * time.Second}, "exec", id, "/bin/sh", "-c", v2AllocScript).ok(t).Stdout
 	wantOutputLines(t, before, []string{"status 137"}, []string{"survived"})
 
-	rt(t, "update", "--memory", "64m", "--memory-swap", "64m", "--pids-limit", "20", id).ok(t)
-	wantCgFile(t, dir, "memory.max", cgItoa(cgMiB(64)))
+	rt(t, "update", "--memory", "256m", "--memory-swap", "256m", "--pids-limit", "20", id).ok(t)
+	wantCgFile(t, dir, "memory.max", cgItoa(cgMiB(256)))
 	wantCgFile(t, dir, "pids.max", "20")
-	after := rt(t, "exec", id, "/bin/sh", "-c", resAllocScript).Stdout
+	after := rtWith(t, rtOpts{Timeout: 90 * time.Second}, "exec", id, "/bin/sh", "-c", v2AllocScript).ok(t).Stdout
 	wantOutputLines(t, after, []string{"survived", "status 0"}, nil)
 	if out := rt(t, "exec", id, "/bin/sh", "-c", resForkScript).Stdout; !strings.Contains(out, "forked-all") {
 		t.Errorf("8 forks under pids.max 20 failed: %q", out)
 	}
 	rt(t, "update", "--pids-limit", "-1", id).ok(t)
 	wantCgFile(t, dir, "pids.max", "max")
-	wantCgFile(t, dir, "memory.max", cgItoa(cgMiB(64)))
+	wantCgFile(t, dir, "memory.max", cgItoa(cgMiB(256)))
 }

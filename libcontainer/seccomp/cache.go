@@ -1,0 +1,156 @@
+package seccomp
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	libseccomp "github.com/seccomp/libseccomp-golang"
+	"golang.org/x/sys/unix"
+)
+
+// The compile cache: <root>/.seccomp-cache/<key>, key = sha256 of the
+// profile, libseccomp's version and the architecture. An entry is used
+// only if it is a regular file of the runtime's own user, not readable or
+// writable by anyone else, no bigger than maxEntryBytes, names its own key
+// and carries the sha256 of its program: anything else (damaged, planted,
+// a link) is removed and the profile compiled again, never loaded. At most
+// maxEntries are kept, the least recently written go first. The directory
+// is the runtime root's (0700); it goes when the last container of the
+// root is deleted (DropCache), so a root a caller is done with is empty.
+const (
+	maxEntries    = 64
+	maxEntryBytes = 1 << 20
+	cacheVersion  = "v2"
+)
+
+// cacheEntry is what an entry file holds.
+type cacheEntry struct {
+	Key     string  `json:"key"`
+	Sum     string  `json:"sum"`
+	Program Program `json:"program"`
+}
+
+// CompileCached is Compile with the cache in dir ("" for none).
+func CompileCached(s *specs.LinuxSeccomp, dir string) (*Program, error) {
+	if dir == "" {
+		return Compile(s)
+	}
+	key, err := cacheKey(s)
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, key)
+	if p := loadEntry(path, key); p != nil {
+		return p, nil
+	}
+	p, err := Compile(s)
+	if err != nil {
+		return nil, err
+	}
+	storeEntry(dir, key, p)
+	return p, nil
+}
+
+func cacheKey(s *specs.LinuxSeccomp) (string, error) {
+	data, err := json.Marshal(s)
+	if err != nil {
+		return "", err
+	}
+	maj, mnr, mic := libseccomp.GetLibraryVersion()
+	sum := sha256.Sum256(append(data, fmt.Sprintf("|libseccomp %d.%d.%d|%s|%s", maj, mnr, mic, runtime.GOARCH, cacheVersion)...))
+	return hex.EncodeToString(sum[:]), nil
+}
+
+func programSum(p *Program) string {
+	h := sha256.New()
+	h.Write(p.Raw)
+	fmt.Fprintf(h, "|%d|%v", p.Flags, p.Notify)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// loadEntry returns the cached program at path, or nil (after removing
+// the file) when it is not one the runtime wrote.
+func loadEntry(path, key string) *Program {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+	if err != nil {
+		if err != unix.ENOENT {
+			os.Remove(path)
+		}
+		return nil
+	}
+	f := os.NewFile(uintptr(fd), path)
+	defer f.Close()
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || int(st.Uid) != os.Geteuid() ||
+		st.Mode&0o077 != 0 || st.Size > maxEntryBytes {
+		os.Remove(path)
+		return nil
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxEntryBytes+1))
+	var e cacheEntry
+	if err != nil || json.Unmarshal(data, &e) != nil || e.Key != key || e.Program.Len() == 0 || e.Sum != programSum(&e.Program) {
+		os.Remove(path)
+		return nil
+	}
+	return &e.Program
+}
+
+// storeEntry writes the entry atomically (temp file 0600, rename) and
+// keeps the cache within maxEntries. Failures only cost a later compile.
+func storeEntry(dir, key string, p *Program) {
+	data, err := json.Marshal(cacheEntry{Key: key, Sum: programSum(p), Program: *p})
+	if err != nil || os.MkdirAll(dir, 0o700) != nil {
+		return
+	}
+	if fi, err := os.Lstat(dir); err != nil || !fi.IsDir() || fi.Mode().Perm()&0o077 != 0 {
+		return
+	}
+	f, err := os.CreateTemp(dir, ".tmp-")
+	if err != nil {
+		return
+	}
+	_, werr := f.Write(data)
+	cerr := f.Close()
+	if werr != nil || cerr != nil || os.Rename(f.Name(), filepath.Join(dir, key)) != nil {
+		os.Remove(f.Name())
+		return
+	}
+	prune(dir)
+}
+
+// prune removes the oldest entries beyond maxEntries.
+func prune(dir string) {
+	entries, err := os.ReadDir(dir)
+	if err != nil || len(entries) <= maxEntries {
+		return
+	}
+	type aged struct {
+		name string
+		mod  int64
+	}
+	var all []aged
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".tmp-") {
+			continue
+		}
+		if info, err := e.Info(); err == nil {
+			all = append(all, aged{e.Name(), info.ModTime().UnixNano()})
+		}
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].mod < all[j].mod })
+	for i := 0; i < len(all)-maxEntries; i++ {
+		os.Remove(filepath.Join(dir, all[i].name))
+	}
+}
+
+// DropCache removes the cache directory dir.
+func DropCache(dir string) error { return os.RemoveAll(dir) }
