@@ -53,13 +53,6 @@ func (m *mounter) createDevice(d specs.LinuxDevice) error {
 	if !filepath.IsAbs(d.Path) {
 		return errors.New("device path must be absolute")
 	}
-	p, err := m.resolve(d.Path)
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return err
-	}
 	if m.c.UserNS {
 		// Bind the host node over an empty file.
 		fd, err := m.openDest(d.Path, true)
@@ -84,15 +77,6 @@ func (m *mounter) createDevice(d specs.LinuxDevice) error {
 	if d.FileMode != nil {
 		perm = uint32(*d.FileMode & 0o7777)
 	}
-	if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	if err := unix.Mknod(p, mode|perm, int(unix.Mkdev(uint32(d.Major), uint32(d.Minor)))); err != nil {
-		return err
-	}
-	if err := unix.Chmod(p, perm); err != nil {
-		return err
-	}
 	uid, gid := 0, 0
 	if d.UID != nil {
 		uid = int(*d.UID)
@@ -100,7 +84,47 @@ func (m *mounter) createDevice(d specs.LinuxDevice) error {
 	if d.GID != nil {
 		gid = int(*d.GID)
 	}
-	return unix.Lchown(p, uid, gid)
+	// Made in its parent directory's handle, without following a symlink
+	// at any step (see inroot.go): what is there is unlinked (a planted
+	// symlink is removed, never followed), the node made, opened O_PATH
+	// without following, checked to be that node, then chmod and chown on
+	// it.
+	target, err := m.resolve(d.Path)
+	if err != nil {
+		return err
+	}
+	if target, err = filepath.Rel(m.c.Rootfs, target); err != nil {
+		return err
+	}
+	dir, base, err := m.parentOf(target)
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	dirfd := int(dir.Fd())
+	if err := unix.Unlinkat(dirfd, base, 0); err != nil && !errors.Is(err, unix.ENOENT) {
+		return err
+	}
+	rdev := unix.Mkdev(uint32(d.Major), uint32(d.Minor))
+	if err := unix.Mknodat(dirfd, base, mode|perm, int(rdev)); err != nil {
+		return err
+	}
+	fd, err := openat2(dirfd, base, &unix.OpenHow{Flags: unix.O_PATH | unix.O_NOFOLLOW | unix.O_CLOEXEC, Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS})
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT != mode || (mode != unix.S_IFIFO && st.Rdev != rdev) {
+		return fmt.Errorf("%s was replaced while it was made", d.Path)
+	}
+	if err := unix.Fchmodat(unix.AT_FDCWD, fdPath(fd), perm, 0); err != nil {
+		return err
+	}
+	return unix.Fchownat(fd, "", uid, gid, unix.AT_EMPTY_PATH)
 }
 
 // devSymlinks creates the standard /dev links.
@@ -114,16 +138,35 @@ func (m *mounter) devSymlinks() error {
 		links = append(links, [2]string{"/proc/kcore", "/dev/core"})
 	}
 	for _, l := range links {
-		p, err := m.resolve(l[1])
-		if err != nil {
-			return err
-		}
-		if fi, err := os.Lstat(p); err == nil && fi.Mode()&os.ModeSymlink == 0 && l[1] == "/dev/ptmx" {
-			os.Remove(p)
-		}
-		if err := os.Symlink(l[0], p); err != nil && !errors.Is(err, os.ErrExist) {
+		if err := m.symlinkIn(l[0], l[1]); err != nil {
 			return fmt.Errorf("symlink %s: %w", l[1], err)
 		}
+	}
+	return nil
+}
+
+// symlinkIn makes the link p -> target inside the rootfs, in p's parent's
+// handle; a /dev/ptmx that is not a link is replaced by it.
+func (m *mounter) symlinkIn(target, p string) error {
+	resolved, err := m.resolve(p)
+	if err != nil {
+		return err
+	}
+	if resolved, err = filepath.Rel(m.c.Rootfs, resolved); err != nil {
+		return err
+	}
+	dir, base, err := m.parentOf(resolved)
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	dirfd := int(dir.Fd())
+	var st unix.Stat_t
+	if p == "/dev/ptmx" && unix.Fstatat(dirfd, base, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT != unix.S_IFLNK {
+		unix.Unlinkat(dirfd, base, 0)
+	}
+	if err := unix.Symlinkat(target, dirfd, base); err != nil && !errors.Is(err, unix.EEXIST) {
+		return err
 	}
 	return nil
 }

@@ -74,7 +74,12 @@ func Prepare(c *Config, devNull int) error {
 		return fmt.Errorf("open rootfs: %w", err)
 	}
 	defer unix.Close(rootfd)
-	m := &mounter{c: c, rootfd: rootfd}
+	rootDup, err := unix.FcntlInt(uintptr(rootfd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open rootfs: %w", err)
+	}
+	m := &mounter{c: c, rootfd: rootfd, root: os.NewFile(uintptr(rootDup), c.Rootfs)}
+	defer m.close()
 	for i := range c.Spec.Mounts {
 		if err := m.mount(&c.Spec.Mounts[i]); err != nil {
 			return err
@@ -141,6 +146,14 @@ func Finish(c *Config) error {
 type mounter struct {
 	c      *Config
 	rootfd int
+	// root is rootfd as a File for pathrs-lite (see rootHandle).
+	root *os.File
+}
+
+func (m *mounter) close() {
+	if m.root != nil {
+		m.root.Close()
+	}
 }
 
 // resolve returns the host path of dest inside the rootfs.
@@ -148,37 +161,46 @@ func (m *mounter) resolve(dest string) (string, error) {
 	return securejoin.SecureJoin(m.c.Rootfs, dest)
 }
 
-// openDest creates dest inside the rootfs (a directory, or a file when
-// isFile) and opens it O_PATH without leaving the rootfs.
+// openDest opens dest inside the rootfs, O_PATH, without leaving it,
+// creating it first (a directory, or a file when isFile) if it is missing:
+// through handles opened inside the root (see inroot.go), never a path.
+// A dest that is (or passes) a dangling symlink is made where the symlink
+// points, resolved inside the rootfs, as runc does.
 func (m *mounter) openDest(dest string, isFile bool) (int, error) {
-	p, err := m.resolve(dest)
+	rel := strings.TrimLeft(filepath.Clean("/"+dest), "/")
+	how := &unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS}
+	fd, err := openat2(m.rootfd, rel, how)
+	if !errors.Is(err, unix.ENOENT) {
+		return fd, err
+	}
+	// Where to make it: SecureJoin resolves symlinks lexically inside the
+	// root; whatever it says, the creating steps below follow no symlink
+	// and the final open resolves inside the root again.
+	target, err := m.resolve(dest)
 	if err != nil {
 		return -1, err
 	}
-	if _, err := os.Lstat(p); errors.Is(err, os.ErrNotExist) {
-		dir := p
-		if isFile {
-			dir = filepath.Dir(p)
-		}
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+	if target, err = filepath.Rel(m.c.Rootfs, target); err != nil {
+		return -1, err
+	}
+	if isFile {
+		dir, base, err := m.parentOf(target)
+		if err != nil {
 			return -1, err
 		}
-		if isFile {
-			f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|unix.O_NOFOLLOW, 0o644)
-			if err != nil {
-				return -1, err
-			}
-			f.Close()
+		err = createFileAt(dir, base)
+		dir.Close()
+		if err != nil {
+			return -1, err
 		}
+	} else {
+		h, err := m.mkdirAll(target)
+		if err != nil {
+			return -1, err
+		}
+		h.Close()
 	}
-	rel, err := filepath.Rel(m.c.Rootfs, p)
-	if err != nil {
-		return -1, err
-	}
-	return openat2(m.rootfd, rel, &unix.OpenHow{
-		Flags:   unix.O_PATH | unix.O_CLOEXEC,
-		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
-	})
+	return openat2(m.rootfd, rel, how)
 }
 
 // openat2 is unix.Openat2, whose absence (before 5.6) is named.

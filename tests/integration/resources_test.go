@@ -757,11 +757,16 @@ func TestPs(t *testing.T) {
 		comm, _ := os.ReadFile("/proc/" + cgPidStr(p) + "/comm")
 		return strings.TrimSpace(string(comm)) == "sleep"
 	}
+	// And the init is the shell until it execs the probe.
+	initIsProbe := func() bool {
+		comm, _ := os.ReadFile("/proc/" + cgPidStr(pid) + "/comm")
+		return strings.TrimSpace(string(comm)) == "probe"
+	}
 	if !waitFor(5*time.Second, func() bool {
 		pids = psJSONPids(t, id)
-		return len(pids) == 2 && (isSleep(pids[0]) || isSleep(pids[1]))
+		return len(pids) == 2 && (isSleep(pids[0]) || isSleep(pids[1])) && initIsProbe()
 	}) {
-		t.Fatalf("ps -f json = %v, want the init and its sleep child", pids)
+		t.Fatalf("ps -f json = %v, want the init (the probe) and its sleep child", pids)
 	}
 	if !pidListHas(pids, pid) {
 		t.Errorf("ps -f json = %v lacks the init %d", pids, pid)
