@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"time"
 
+	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
+	safeproc "github.com/cyphar/filepath-securejoin/pathrs-lite/procfs"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
@@ -362,7 +364,7 @@ func (l *launch) run(beforeRun func(pid int) error) (pid int, err error) {
 		}
 	}
 	if adj := oomScoreAdj(l.process); adj != nil {
-		if err := os.WriteFile("/proc/"+strconv.Itoa(pid)+"/oom_score_adj", []byte(strconv.Itoa(*adj)), 0); err != nil {
+		if err := writeOOMScoreAdj(pid, *adj); err != nil {
 			return fail(fmt.Errorf("set oom_score_adj %d: %w", *adj, err))
 		}
 	}
@@ -474,6 +476,31 @@ func readAt(dir int, name string) (string, error) {
 
 // sameCPUList compares two kernel cpu/node lists ("0-3,8").
 func sameCPUList(a, b string) bool { return strings.TrimSpace(a) == strings.TrimSpace(b) }
+
+// writeOOMScoreAdj writes /proc/PID/oom_score_adj through a private,
+// verified procfs handle (pathrs-lite), not a path another mount could
+// redirect.
+func writeOOMScoreAdj(pid, adj int) error {
+	proc, err := safeproc.OpenProcRoot()
+	if err != nil {
+		return err
+	}
+	defer proc.Close()
+	h, err := proc.OpenPid(pid, "oom_score_adj")
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	f, err := pathrs.Reopen(h, unix.O_WRONLY)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write([]byte(strconv.Itoa(adj)))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
 
 // start starts cmd in the plan's namespaces.
 func (l *launch) start(cmd *exec.Cmd) error {

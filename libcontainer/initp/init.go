@@ -9,11 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 
+	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
+	"github.com/cyphar/filepath-securejoin/pathrs-lite/procfs"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
@@ -371,14 +372,44 @@ func loopbackUp() error {
 // writeSysctls writes through the host's /proc/sys before pivot_root: the
 // init already lives in the container's namespaces, so namespaced keys land
 // in the container. The runtime refused non-namespaced keys beforehand.
+// Each file is opened through a private procfs handle (pathrs-lite: a
+// fresh fsopen("proc") instance where the kernel allows it, resolved
+// without crossing mounts or following symlinks), so no mount arranged in
+// the rootfs or on the host's /proc can redirect the write
+// (CVE-2025-52881 class).
 func writeSysctls(m map[string]string) error {
+	if len(m) == 0 {
+		return nil
+	}
+	proc, err := procfs.OpenProcRoot()
+	if err != nil {
+		return fmt.Errorf("open procfs for sysctls: %w", err)
+	}
+	defer proc.Close()
 	for k, v := range m {
-		p := filepath.Join("/proc/sys", strings.ReplaceAll(k, ".", "/"))
-		if err := os.WriteFile(p, []byte(v), 0); err != nil {
+		if err := writeProcFile(proc, "sys/"+strings.ReplaceAll(k, ".", "/"), v); err != nil {
 			return fmt.Errorf("sysctl %s=%s: %w", k, v, err)
 		}
 	}
 	return nil
+}
+
+// writeProcFile writes v to /proc/<sub> through the verified handle.
+func writeProcFile(proc *procfs.Handle, sub, v string) error {
+	h, err := proc.OpenRoot(sub)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	f, err := pathrs.Reopen(h, unix.O_WRONLY)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write([]byte(v))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // openProc opens the host's procfs and checks it is one; it is used after
