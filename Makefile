@@ -37,7 +37,7 @@ install: berth berth-docker-engine
 deps:
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-		gcc libc6-dev libseccomp-dev make busybox-static iproute2 util-linux mount procps tar jq time runc >/dev/null
+		gcc libc6-dev libseccomp-dev pkg-config make busybox-static iproute2 util-linux mount procps tar jq time runc >/dev/null
 	$(MAKE) callers-deps vm-deps
 
 # callers-deps installs the real callers the caller suites drive: podman and

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opencontainers/cgroups"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -115,8 +116,9 @@ func TestResourcesV2CPU(t *testing.T) {
 		}}))
 	id, pid, cr := createNotStarted(t, bundle)
 	dir := unifiedCgroupDir(t, pid)
-	// runc: weight = 1 + (shares-2)*9999/262142
-	wantCgFile(t, dir, "cpu.weight", strconv.Itoa(1+(512-2)*9999/262142))
+	// The conversion of opencontainers/cgroups, as runc does it (its
+	// formula changed in 2025: 1024 shares are weight 100).
+	wantCgFile(t, dir, "cpu.weight", strconv.FormatUint(cgroups.ConvertCPUSharesToCgroupV2Value(512), 10))
 	wantCgFile(t, dir, "cpu.max", "20000 100000")
 	wantCgFile(t, dir, "cpuset.cpus", "0")
 	wantCgFile(t, dir, "cpuset.mems", "0")
@@ -168,11 +170,14 @@ func TestUpdateV2MemoryAndPids(t *testing.T) {
 	dir := unifiedCgroupDir(t, getState(t, id).Pid)
 	wantCgFile(t, dir, "memory.max", cgItoa(cgMiB(32)))
 	wantCgFile(t, dir, "pids.max", "6")
+	// The allocation first: an exec'd init is a Go program whose threads
+	// count against pids.max too, so it comes before the fork loop has
+	// used the pids up (as in TestUpdateMemoryAndPids).
+	before := rtWith(t, rtOpts{Timeout: 90 * time.Second}, "exec", id, "/bin/sh", "-c", v2AllocScript).ok(t).Stdout
+	wantOutputLines(t, before, []string{"status 137"}, []string{"survived"})
 	if out := rt(t, "exec", id, "/bin/sh", "-c", resForkScript).Stdout; !strings.Contains(out, "can't fork") || strings.Contains(out, "forked-all") {
 		t.Errorf("8 forks under pids.max 6 did not fail: %q", out)
 	}
-	before := rtWith(t, rtOpts{Timeout: 90 * time.Second}, "exec", id, "/bin/sh", "-c", v2AllocScript).ok(t).Stdout
-	wantOutputLines(t, before, []string{"status 137"}, []string{"survived"})
 
 	rt(t, "update", "--memory", "256m", "--memory-swap", "256m", "--pids-limit", "20", id).ok(t)
 	wantCgFile(t, dir, "memory.max", cgItoa(cgMiB(256)))
