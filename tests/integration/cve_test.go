@@ -18,6 +18,7 @@ import (
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // TestCVE_2019_19921ProcSymlinkRefused is the symlinked-/proc attack
@@ -259,5 +260,112 @@ func TestCVE_2026_41579DevSymlinkOutOfRootfs(t *testing.T) {
 			names = append(names, e.Name())
 		}
 		t.Errorf("the host directory the image's /dev points at got %v", names)
+	}
+}
+
+// TestCVE_2023_25809CgroupfsReadOnly: /sys/fs/cgroup was left writable
+// (rootless runc without a cgroup namespace), so a container could write
+// the host's cgroups. In the default config every cgroup mount inside is
+// read-only and mkdir there fails. runc 1.1.5 passes.
+func TestCVE_2023_25809CgroupfsReadOnly(t *testing.T) {
+	out := runOK(t, withArgs("/bin/sh", "-c", "probe mkdir /sys/fs/cgroup/bt-escape; grep ' /sys/fs/cgroup' /proc/self/mountinfo"))
+	ls := lines(out)
+	if len(ls) < 2 || ls[0] == "ok" {
+		t.Errorf("mkdir under /sys/fs/cgroup: %q, want it refused", out)
+	}
+	for _, l := range ls[1:] {
+		// "... - FSTYPE SOURCE SUPEROPTS": every cgroup file system is
+		// mounted read-only (v1's tmpfs holding them is the container's).
+		_, after, _ := strings.Cut(l, " - ")
+		f := strings.Fields(l)
+		if strings.HasPrefix(after, "cgroup") && len(f) > 5 && !hasOption(f[5], "ro") {
+			t.Errorf("cgroup mount is not read-only: %s", l)
+		}
+	}
+}
+
+// TestCVE_2019_16884NoUnconfinedStart: a volume over /proc with fake
+// attr files made runc's LSM label write land in a plain file, so the
+// container ran unconfined. Berth applies no LSM label on this host: a
+// config asking for one (AppArmor, SELinux process label) must fail to
+// create, never start unconfined. runc 1.1.5 passes (it refuses AppArmor
+// where it is not enabled).
+func TestCVE_2019_16884NoUnconfinedStart(t *testing.T) {
+	if fileExists("/sys/kernel/security/apparmor") || fileExists("/sys/fs/selinux/enforce") {
+		t.Skip("this host has an LSM: the label is applied, not refused")
+	}
+	for name, mod := range map[string]func(*specs.Spec){
+		"apparmor": func(s *specs.Spec) { s.Process.ApparmorProfile = "bt-profile" },
+		"selinux":  func(s *specs.Spec) { s.Process.SelinuxLabel = "system_u:system_r:container_t:s0" },
+	} {
+		t.Run(name, func(t *testing.T) {
+			bundle := newBundle(t, withArgs("/bin/true"), mod, withMount(specs.Mount{
+				Destination: "/proc/self/attr", Type: "tmpfs", Source: "tmpfs"}))
+			id := newID(t)
+			if r := rt(t, "create", "--bundle", bundle, id); r.Code == 0 {
+				rt(t, "delete", "-f", id)
+				t.Fatalf("create with a %s label on a host without it succeeded", name)
+			}
+			assertCreateLeftNothing(t, id)
+		})
+	}
+}
+
+// raceVolume is a host directory shared with the container (bound at
+// /vol) whose "a" is swapped, as fast as the kernel allows, between a real
+// directory and a symlink to victim (renameat2 RENAME_EXCHANGE), until stop
+// is called: another container with the same volume could do this.
+func raceVolume(t *testing.T, victim string) (vol string, stop func()) {
+	t.Helper()
+	vol = hostDir(t, nil)
+	if err := os.MkdirAll(filepath.Join(vol, "a"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(victim, filepath.Join(vol, "b")); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		a, b := filepath.Join(vol, "a"), filepath.Join(vol, "b")
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			unix.Renameat2(unix.AT_FDCWD, a, unix.AT_FDCWD, b, unix.RENAME_EXCHANGE)
+		}
+	}()
+	return vol, func() { close(done); <-finished }
+}
+
+// TestCVE_2021_30465And2024_45310RacingVolume: mount destinations (and the
+// directories made for them) inside a shared volume whose component a
+// racing process swaps with a symlink to a host directory. CVE-2021-30465:
+// runc bind-mounted over a host path (there, the host's /); CVE-2024-45310:
+// runc's MkdirAll made directories on the host. After bounded attempts the
+// host directory must be empty and have nothing mounted on it. runc 1.1.5
+// is vulnerable to CVE-2024-45310 (fixed in 1.1.14), but a bounded race
+// may not catch it on a given run.
+func TestCVE_2021_30465And2024_45310RacingVolume(t *testing.T) {
+	victim := hostDir(t, nil)
+	vol, stop := raceVolume(t, victim)
+	defer stop()
+	const attempts = 30
+	for i := 0; i < attempts; i++ {
+		bundle := newBundle(t, withArgs("/bin/true"), withMount(
+			specs.Mount{Destination: "/vol", Type: "bind", Source: vol, Options: []string{"rbind"}},
+			specs.Mount{Destination: "/vol/a/x/y", Type: "tmpfs", Source: "tmpfs", Options: []string{"size=1m"}},
+			specs.Mount{Destination: "/vol/a/z", Type: "bind", Source: hostDir(t, nil), Options: []string{"bind"}},
+		))
+		rt(t, "run", "--bundle", bundle, newID(t))
+		if entries, _ := os.ReadDir(victim); len(entries) != 0 {
+			t.Fatalf("attempt %d: the host directory behind the racing symlink got %d entries", i, len(entries))
+		}
+		if mi, _ := os.ReadFile("/proc/self/mountinfo"); strings.Contains(string(mi), " "+victim+" ") || strings.Contains(string(mi), " "+victim+"/") {
+			t.Fatalf("attempt %d: something is mounted on the host directory %s", i, victim)
+		}
 	}
 }
