@@ -11,7 +11,7 @@ export PATH := $(dir $(GO)):$(PATH)
 
 .PHONY: all berth berth-docker-engine berth-floor docker-test install test unit integration integration-v2 integration-floor \
 	conformance lint clean deps callers-deps podman-test containerd-test dockerd-test conmon-test callers-test \
-	callers-test-runc integration-all vm-deps vm-image vm-test vm-test-ci
+	callers-test-runc integration-all vm-deps vm-image vm-test vm-test-ci security-test
 
 all: berth
 
@@ -101,6 +101,11 @@ integration-v2: berth
 # included); tests that need a newer API than the floor skip, naming it.
 integration-floor: berth-floor
 	BERTH_BIN=$(CURDIR)/berth-floor tests/run-v2.sh $(GO) test -count=1 -timeout 15m ./tests/integration/
+
+# security-test runs the CVE regression suite (docs/security.md) alone;
+# make test runs it with the rest of the integration suite.
+security-test: berth
+	BERTH_BIN=$(CURDIR)/berth $(GO) test -count=1 -timeout 10m -run 'CVE|Attack' -v ./tests/integration/
 
 # berth-docker's suite, once with berth and once with runc as the runtime.
 docker-test: berth berth-docker-engine
