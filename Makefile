@@ -11,7 +11,7 @@ export PATH := $(dir $(GO)):$(PATH)
 
 .PHONY: all berth berth-docker-engine berth-floor docker-test install test unit integration integration-v2 integration-floor \
 	conformance lint clean deps callers-deps podman-test containerd-test dockerd-test conmon-test callers-test \
-	callers-test-runc integration-all vm-deps vm-image vm-test vm-test-ci security-test
+	callers-test-runc integration-all vm-deps vm-image vm-test vm-test-ci security-test fuzz fuzz-smoke
 
 all: berth
 
@@ -102,6 +102,14 @@ integration-v2: berth
 integration-floor: berth-floor
 	BERTH_BIN=$(CURDIR)/berth-floor tests/run-v2.sh $(GO) test -count=1 -timeout 15m ./tests/integration/
 
+# fuzz runs every fuzz target of the parsers of untrusted input for
+# FUZZTIME (default 30s) each; fuzz-smoke, part of make test, for 3s each.
+fuzz:
+	GO=$(GO) FUZZTIME=$(or $(FUZZTIME),30s) tests/fuzz.sh
+
+fuzz-smoke:
+	GO=$(GO) FUZZTIME=3s tests/fuzz.sh
+
 # security-test runs the CVE regression suite (docs/security.md) alone;
 # make test runs it with the rest of the integration suite.
 security-test: berth
@@ -152,7 +160,7 @@ conformance: berth
 # cgroup layout and again in a cgroup v2 view, berth-docker's suite, the
 # caller suites (podman, containerd with ctr and CRI, dockerd, conmon) and
 # the OCI conformance gate, then both suites again in the real-host guest.
-test: unit integration integration-v2 integration-floor docker-test callers-test conformance vm-test-ci
+test: unit fuzz-smoke integration integration-v2 integration-floor docker-test callers-test conformance vm-test-ci
 
 lint:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -136,14 +136,11 @@ func execProcessSpec(c *cli.Context, ctr *libcontainer.Container) (*specs.Proces
 		if err != nil {
 			return nil, err
 		}
-		var p specs.Process
-		if err := json.Unmarshal(data, &p); err != nil {
+		p, err := parseProcessJSON(data)
+		if err != nil {
 			return nil, fmt.Errorf("parse process %s: %w", path, err)
 		}
-		if len(p.Args) == 0 {
-			return nil, errors.New("process args cannot be empty")
-		}
-		return &p, nil
+		return p, nil
 	}
 	if c.NArg() < 2 {
 		return nil, errors.New("exec: no command given")
@@ -207,4 +204,16 @@ func forwardTo(sigs chan os.Signal, pid int) {
 		}
 		unix.Kill(pid, sig)
 	}
+}
+
+// parseProcessJSON reads an exec -p process.json.
+func parseProcessJSON(data []byte) (*specs.Process, error) {
+	var p specs.Process
+	if err := json.Unmarshal(data, &p); err != nil {
+		return nil, err
+	}
+	if len(p.Args) == 0 {
+		return nil, errors.New("process args cannot be empty")
+	}
+	return &p, nil
 }

@@ -1,0 +1,34 @@
+package state
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+)
+
+// FuzzLoad reads arbitrary state.json contents: Load refuses or returns a
+// state that Save writes and Load reads back unchanged.
+func FuzzLoad(f *testing.F) {
+	f.Add([]byte(`{"ociVersion":"1.3.0","id":"c1","bundle":"/b","rootfs":"/b/rootfs","initPid":42,"initStartTime":123,"created":"2026-12-01T22:00:00Z","cgroupPaths":{"":"/sys/fs/cgroup/berth-c1"}}`))
+	f.Add([]byte(`{"initPid":-1,"annotations":{"a":"b"}}`))
+	f.Add([]byte(`null`))
+	f.Add([]byte("\xff{"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, StateFile), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		s, err := Load(dir)
+		if err != nil {
+			return
+		}
+		if err := s.Save(dir); err != nil {
+			t.Fatalf("saving a loaded state: %v", err)
+		}
+		again, err := Load(dir)
+		if err != nil || !reflect.DeepEqual(s, again) {
+			t.Fatalf("round trip: %+v vs %+v (%v)", s, again, err)
+		}
+	})
+}
