@@ -459,7 +459,19 @@ func TestCRIHandlersAgree(t *testing.T) {
 			sc["seccomp"] = map[string]any{"profile_type": seccompRuntimeDefault}
 		})
 		id := crictlOK(t, "create", p.id, writeJSON(t, cfg), p.config)
-		crictlOK(t, "start", id)
+		if handler == "runc" {
+			// The reference: where runc itself cannot start a pod's
+			// container (runc 1.1's cgroup v1 mount inside a nested
+			// container such as shared/tools/fresh-machine.sh, which
+			// shares the host's cgroup namespace), there is nothing to
+			// compare with; the other CRI tests cover Berth.
+			if r := crictl(t, "start", id); r.Code != 0 {
+				referenceFailed(id)
+				t.Skipf("the reference runc handler cannot start a container here, nothing to compare: %v", r)
+			}
+		} else {
+			crictlOK(t, "start", id)
+		}
 		if handler == "berth" {
 			requireBerthRan(t, id)
 		} else if suite.shim.Called("create", id) {
