@@ -271,8 +271,9 @@ func (e *env) bd(args ...string) result { return e.bdWith(bdOpts{}, args...) }
 
 func (e *env) bdWith(o bdOpts, args ...string) result {
 	e.t.Helper()
+	o.timeout = scaled(o.timeout)
 	if o.timeout == 0 {
-		o.timeout = 30 * time.Second
+		o.timeout = scaled(30 * time.Second)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
 	defer cancel()
@@ -796,4 +797,14 @@ func (e *env) teardown() {
 		return
 	}
 	os.RemoveAll(e.dir)
+}
+
+// scaled stretches a time bound by $BERTH_TEST_TIME_SCALE (an integer,
+// default 1): the real-host guest runs under software emulation, several
+// times slower than a host (tests/vm/guest-suite.sh sets it).
+func scaled(d time.Duration) time.Duration {
+	if n, err := strconv.Atoi(os.Getenv("BERTH_TEST_TIME_SCALE")); err == nil && n > 1 {
+		return d * time.Duration(n)
+	}
+	return d
 }

@@ -90,7 +90,7 @@ func TestRunDetachedPrintsID(t *testing.T) {
 		if r.Code != 0 || !idRe.MatchString(id) {
 			t.Fatalf("run -d: %s", r)
 		}
-		if r.Dur > 5*time.Second {
+		if r.Dur > scaled(5*time.Second) {
 			t.Errorf("run -d took %v", r.Dur)
 		}
 		if m := e.meta(id); !pidAlive(m.Pid) || m.Status != "running" {

@@ -66,6 +66,7 @@ for suite in $SUITES; do
 		t0=$SECONDS
 		(
 			cd "$repo/tests/$suite" &&
+			BERTH_TEST_TIME_SCALE=${BERTH_TEST_TIME_SCALE:-4} \
 			BERTH_BIN=$(runtime_path "$rt") BERTH_PROBE=$probe \
 			BERTH_DOCKER_ENGINE=/usr/local/bin/berth-docker-engine BERTH_DOCKER_TEST_RUNC=$docker_runc \
 				"$bin" "${args[@]}"
