@@ -13,7 +13,6 @@ import (
 	"syscall"
 	"time"
 
-	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	safeproc "github.com/cyphar/filepath-securejoin/pathrs-lite/procfs"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/sirupsen/logrus"
@@ -491,15 +490,7 @@ func writeOOMScoreAdj(pid, adj int) error {
 		return err
 	}
 	defer h.Close()
-	f, err := pathrs.Reopen(h, unix.O_WRONLY)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write([]byte(strconv.Itoa(adj)))
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	return procfs.WriteHandle(h, strconv.Itoa(adj))
 }
 
 // start starts cmd in the plan's namespaces.

@@ -13,7 +13,6 @@ import (
 	"strings"
 	"syscall"
 
-	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"github.com/cyphar/filepath-securejoin/pathrs-lite/procfs"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -22,6 +21,7 @@ import (
 	"github.com/berth-runtime/berth/libcontainer/console"
 	"github.com/berth-runtime/berth/libcontainer/hooks"
 	"github.com/berth-runtime/berth/libcontainer/kernel"
+	bprocfs "github.com/berth-runtime/berth/libcontainer/procfs"
 	"github.com/berth-runtime/berth/libcontainer/rootfs"
 	"github.com/berth-runtime/berth/libcontainer/seccomp"
 	"github.com/berth-runtime/berth/libcontainer/syncmsg"
@@ -401,15 +401,7 @@ func writeProcFile(proc *procfs.Handle, sub, v string) error {
 		return err
 	}
 	defer h.Close()
-	f, err := pathrs.Reopen(h, unix.O_WRONLY)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write([]byte(v))
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	return bprocfs.WriteHandle(h, v)
 }
 
 // openProc opens the host's procfs and checks it is one; it is used after

@@ -9,6 +9,9 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
+	"golang.org/x/sys/unix"
 )
 
 // Stat is the part of /proc/PID/stat that Berth uses.
@@ -80,4 +83,19 @@ func ReadStatus(pid int) (map[string]string, error) {
 		}
 	}
 	return fields, nil
+}
+
+// WriteHandle writes v to the procfs file h refers to (an O_PATH handle
+// from pathrs-lite's procfs), reopened for writing through pathrs-lite's
+// Reopen, which checks the /proc it goes through.
+func WriteHandle(h *os.File, v string) error {
+	f, err := pathrs.Reopen(h, unix.O_WRONLY)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write([]byte(v))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }

@@ -89,14 +89,7 @@ func (m *mounter) createDevice(d specs.LinuxDevice) error {
 	// symlink is removed, never followed), the node made, opened O_PATH
 	// without following, checked to be that node, then chmod and chown on
 	// it.
-	target, err := m.resolve(d.Path)
-	if err != nil {
-		return err
-	}
-	if target, err = filepath.Rel(m.c.Rootfs, target); err != nil {
-		return err
-	}
-	dir, base, err := m.parentOf(target)
+	dir, base, err := m.resolvedParent(d.Path)
 	if err != nil {
 		return err
 	}
@@ -148,14 +141,7 @@ func (m *mounter) devSymlinks() error {
 // symlinkIn makes the link p -> target inside the rootfs, in p's parent's
 // handle; a /dev/ptmx that is not a link is replaced by it.
 func (m *mounter) symlinkIn(target, p string) error {
-	resolved, err := m.resolve(p)
-	if err != nil {
-		return err
-	}
-	if resolved, err = filepath.Rel(m.c.Rootfs, resolved); err != nil {
-		return err
-	}
-	dir, base, err := m.parentOf(resolved)
+	dir, base, err := m.resolvedParent(p)
 	if err != nil {
 		return err
 	}

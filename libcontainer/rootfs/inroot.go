@@ -57,3 +57,22 @@ func createFileAt(dir *os.File, base string) error {
 	}
 	return unix.Close(fd)
 }
+
+// resolvedParent is parentOf for p resolved inside the rootfs first
+// (SecureJoin: symlinks followed lexically, never out of the root).
+func (m *mounter) resolvedParent(p string) (*os.File, string, error) {
+	target, err := m.inRoot(p)
+	if err != nil {
+		return nil, "", err
+	}
+	return m.parentOf(target)
+}
+
+// inRoot is p resolved inside the rootfs, relative to it.
+func (m *mounter) inRoot(p string) (string, error) {
+	target, err := m.resolve(p)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Rel(m.c.Rootfs, target)
+}

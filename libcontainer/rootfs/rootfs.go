@@ -176,11 +176,8 @@ func (m *mounter) openDest(dest string, isFile bool) (int, error) {
 	// Where to make it: SecureJoin resolves symlinks lexically inside the
 	// root; whatever it says, the creating steps below follow no symlink
 	// and the final open resolves inside the root again.
-	target, err := m.resolve(dest)
+	target, err := m.inRoot(dest)
 	if err != nil {
-		return -1, err
-	}
-	if target, err = filepath.Rel(m.c.Rootfs, target); err != nil {
 		return -1, err
 	}
 	if isFile {
