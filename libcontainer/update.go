@@ -193,5 +193,11 @@ func (c *Container) Stats() (*cg.Stats, error) {
 	if c.Status() == state.Stopped {
 		return nil, ErrNotRunning
 	}
-	return c.cgroup().Stats()
+	st, err := c.cgroup().Stats()
+	if err != nil && c.Status() == state.Stopped {
+		// Deleted while its files were read (ENODEV or ENOENT from a
+		// cgroup being removed): the container is gone, not broken.
+		return nil, ErrNotRunning
+	}
+	return st, err
 }
