@@ -531,7 +531,7 @@ func (e *env) ids() []string {
 
 // eventually polls cond every 50ms until it holds or d has passed.
 func eventually(d time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(d)
+	deadline := time.Now().Add(scaled(d))
 	for {
 		if cond() {
 			return true
