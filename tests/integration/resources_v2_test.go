@@ -164,19 +164,22 @@ func TestUpdateV2MemoryAndPids(t *testing.T) {
 	requireV2Controllers(t, "memory", "pids")
 	bundle := newBundle(t, withArgs("/bin/sleep", "1000"), withLinuxResources(&specs.LinuxResources{
 		Memory: &specs.LinuxMemory{Limit: cgI64(cgMiB(32)), Swap: cgI64(cgMiB(32))},
-		Pids:   &specs.LinuxPids{Limit: cgI64(6)},
+		// 8: an exec'd init is a Go program whose threads count too
+		// (about five before it execs), and the fork loop must still hit
+		// the limit (the shell and eight sleeps).
+		Pids: &specs.LinuxPids{Limit: cgI64(8)},
 	}))
 	id, _ := createStarted(t, bundle)
 	dir := unifiedCgroupDir(t, getState(t, id).Pid)
 	wantCgFile(t, dir, "memory.max", cgItoa(cgMiB(32)))
-	wantCgFile(t, dir, "pids.max", "6")
+	wantCgFile(t, dir, "pids.max", "8")
 	// The allocation first: an exec'd init is a Go program whose threads
 	// count against pids.max too, so it comes before the fork loop has
 	// used the pids up (as in TestUpdateMemoryAndPids).
 	before := rtWith(t, rtOpts{Timeout: 90 * time.Second}, "exec", id, "/bin/sh", "-c", v2AllocScript).ok(t).Stdout
 	wantOutputLines(t, before, []string{"status 137"}, []string{"survived"})
 	if out := rt(t, "exec", id, "/bin/sh", "-c", resForkScript).Stdout; !strings.Contains(out, "can't fork") || strings.Contains(out, "forked-all") {
-		t.Errorf("8 forks under pids.max 6 did not fail: %q", out)
+		t.Errorf("8 forks under pids.max 8 did not fail: %q", out)
 	}
 
 	rt(t, "update", "--memory", "256m", "--memory-swap", "256m", "--pids-limit", "20", id).ok(t)
