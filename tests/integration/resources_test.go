@@ -57,8 +57,11 @@ func memswSupported() bool {
 }
 
 // resOOMScript runs a subshell that grows a 100 MB string (busybox sh needs
-// about twice that) and prints how the subshell ended.
-const resOOMScript = `(x=$(head -c 100000000 /dev/zero | tr "\0" a); echo survived); echo "status $?"`
+// about twice that) and prints how the subshell ended. The subshell makes
+// itself the OOM killer's first choice (raising oom_score_adj needs no
+// privilege): otherwise the kernel may pick the parent shell, and nothing
+// is printed (seen once in CI).
+const resOOMScript = `(echo 1000 > /proc/self/oom_score_adj; x=$(head -c 100000000 /dev/zero | tr "\0" a); echo survived); echo "status $?"`
 
 // TestResourcesMemoryLimitOOMKill checks memory.limit: memory.limit_in_bytes
 // on the host, and a process that allocates more than the limit is killed
@@ -421,7 +424,7 @@ func TestResourcesMissingV2ControllerFailsCreate(t *testing.T) {
 // update
 
 // resAllocScript allocates about 20 MB in a subshell and reports its fate.
-const resAllocScript = `(x=$(head -c 10000000 /dev/zero | tr "\0" a); echo survived); echo "status $?"`
+const resAllocScript = `(echo 1000 > /proc/self/oom_score_adj; x=$(head -c 10000000 /dev/zero | tr "\0" a); echo survived); echo "status $?"`
 
 // resForkScript starts 8 background sleeps in a subshell and reports whether
 // all forks worked; then it kills the sleeps with shell builtins only (no

@@ -41,7 +41,7 @@ func requireV2Controllers(t *testing.T, ctrls ...string) {
 // memory.max, fine under 256 MiB. Smaller than resOOMScript: under the
 // guest's emulation 100 MB through tr takes too long. (v2 charges kernel
 // memory too, so the exec'd init needs more headroom than on v1.)
-const v2AllocScript = `(x=$(head -c 40000000 /dev/zero | tr "\0" a); echo survived); echo "status $?"`
+const v2AllocScript = `(echo 1000 > /proc/self/oom_score_adj; x=$(head -c 40000000 /dev/zero | tr "\0" a); echo survived); echo "status $?"`
 
 // TestResourcesV2MemoryMaxOOMKill checks memory.limit and swap on v2:
 // memory.max, memory.swap.max (swap is limit+swap in the spec, so 0
