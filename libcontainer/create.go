@@ -455,7 +455,8 @@ func cpusetNeedsAttach(cgfd int) bool {
 	if err != nil {
 		return true
 	}
-	return !sameCPUList(cpus, own["Cpus_allowed_list"]) || !sameCPUList(mems, own["Mems_allowed_list"])
+	// Both sides are the kernel's own list format ("0-3,8"), trimmed.
+	return cpus != own["Cpus_allowed_list"] || mems != own["Mems_allowed_list"]
 }
 
 // readAt reads a small file below the directory fd dir.
@@ -472,9 +473,6 @@ func readAt(dir int, name string) (string, error) {
 	}
 	return strings.TrimSpace(string(buf[:n])), nil
 }
-
-// sameCPUList compares two kernel cpu/node lists ("0-3,8").
-func sameCPUList(a, b string) bool { return strings.TrimSpace(a) == strings.TrimSpace(b) }
 
 // writeOOMScoreAdj writes /proc/PID/oom_score_adj through a private,
 // verified procfs handle (pathrs-lite), not a path another mount could
