@@ -4,10 +4,11 @@ import (
 	"os"
 	"strconv"
 
+	"github.com/sirupsen/logrus"
 	"github.com/urfave/cli/v2"
 
-	"github.com/berth-runtime/berth/bundle"
 	"github.com/berth-runtime/berth/libcontainer"
+	"github.com/berth-runtime/berth/libcontainer/oci"
 )
 
 // createFlags are shared by create and run.
@@ -56,10 +57,11 @@ func createContainer(c *cli.Context, detach bool) (*libcontainer.Container, *tty
 	if dir == "" {
 		dir = "."
 	}
-	b, err := bundle.Load(dir)
+	b, err := oci.Load(dir)
 	if err != nil {
 		return nil, nil, err
 	}
+	logrus.Debugf("bundle %s: config.json loaded (ociVersion %s, rootfs %s)", b.Dir, b.Spec.Version, b.Rootfs)
 	terminal := b.Spec.Process != nil && b.Spec.Process.Terminal
 	tty, err := newTTYSetup(terminal, detach, c.String("console-socket"))
 	if err != nil {
@@ -86,6 +88,7 @@ func createContainer(c *cli.Context, detach bool) (*libcontainer.Container, *tty
 		Root: c.String("root"), ID: id, Bundle: b, NoPivot: c.Bool("no-pivot"),
 		NoNewKeyring: c.Bool("no-new-keyring"), ExtraFiles: append(listen, extra...),
 		NotifySocket: os.Getenv("NOTIFY_SOCKET"), ConsoleSocket: tty.socket(),
+		SystemdCgroup: c.Bool("systemd-cgroup"), RootlessCgroups: rootlessCgroups,
 	})
 	if err != nil {
 		pidfdSock.close()
@@ -97,7 +100,9 @@ func createContainer(c *cli.Context, detach bool) (*libcontainer.Container, *tty
 		err = writePidFile(pidFile, ctr.InitPid())
 	}
 	if err != nil {
-		ctr.Delete(true)
+		if derr := ctr.Delete(true); derr != nil {
+			logrus.Warnf("cleaning up after the failed create: %v", derr)
+		}
 		ctr.Release()
 		tty.close()
 		return nil, nil, err

@@ -52,12 +52,6 @@ func execProcess(c *cli.Context) (int, error) {
 	if err := checkArgs(c, 1, -1); err != nil {
 		return 0, err
 	}
-	if c.String("apparmor") != "" {
-		return 0, errors.New("apparmor is not enabled on this host")
-	}
-	if c.String("process-label") != "" {
-		return 0, errors.New("selinux is not enabled on this host")
-	}
 	pidFile, err := absPidFile(c.String("pid-file"))
 	if err != nil {
 		return 0, err
@@ -179,6 +173,13 @@ func execProcessSpec(c *cli.Context, ctr *libcontainer.Container) (*specs.Proces
 	}
 	if c.Bool("no-new-privs") {
 		p.NoNewPrivileges = true
+	}
+	// Checked by the engine like create's: refused where the LSM is off.
+	if a := c.String("apparmor"); a != "" {
+		p.ApparmorProfile = a
+	}
+	if l := c.String("process-label"); l != "" {
+		p.SelinuxLabel = l
 	}
 	if caps := c.StringSlice("cap"); len(caps) > 0 {
 		if p.Capabilities == nil {

@@ -8,10 +8,15 @@ import (
 	"github.com/opencontainers/runtime-spec/specs-go/features"
 	"github.com/urfave/cli/v2"
 
+	"github.com/berth-runtime/berth/libcontainer/apparmor"
 	"github.com/berth-runtime/berth/libcontainer/caps"
+	"github.com/berth-runtime/berth/libcontainer/cgroups"
+	"github.com/berth-runtime/berth/libcontainer/initp"
 	"github.com/berth-runtime/berth/libcontainer/kernel"
+	"github.com/berth-runtime/berth/libcontainer/nskind"
 	"github.com/berth-runtime/berth/libcontainer/rootfs"
 	"github.com/berth-runtime/berth/libcontainer/seccomp"
+	"github.com/berth-runtime/berth/libcontainer/specfields"
 )
 
 var featuresCommand = &cli.Command{
@@ -27,29 +32,41 @@ var featuresCommand = &cli.Command{
 	},
 }
 
-// currentFeatures lists only what Berth really implements; it grows as
-// features land.
+// currentFeatures lists only what Berth implements: what depends on a
+// runtime-spec field is read from the field table (libcontainer/specfields),
+// whose guard test fails on any field it does not cover.
 func currentFeatures() *features.Features {
-	t, f := true, false
+	t, systemd := true, cgroups.SystemdAvailable()
+	applied := func(path string) *bool {
+		v := specfields.IsApplied(path)
+		return &v
+	}
 	opts := rootfs.KnownOptions()
 	sort.Strings(opts)
-	return &features.Features{
+	var hooks []string
+	for _, h := range []string{"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"} {
+		if specfields.IsApplied("hooks." + h + ".path") {
+			hooks = append(hooks, h)
+		}
+	}
+	f := &features.Features{
 		OCIVersionMin: "1.0.0",
 		OCIVersionMax: specVersion,
-		Hooks:         []string{"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"},
+		Hooks:         hooks,
 		MountOptions:  opts,
 		Linux: &features.Linux{
-			Namespaces:   []string{"cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"},
+			Namespaces:   nskind.Types(),
 			Capabilities: caps.Names(),
-			Cgroup:       &features.Cgroup{V1: &t, V2: &t, Systemd: &f, SystemdUser: &f, Rdma: &f},
-			Seccomp: &features.Seccomp{Enabled: &t, Actions: seccomp.Actions(), Operators: sorted(seccomp.Operators()),
-				Archs: sorted(seccomp.Archs()), KnownFlags: seccomp.Flags(), SupportedFlags: seccomp.Flags()},
-			Apparmor: &features.Apparmor{Enabled: &f},
-			Selinux:  &features.Selinux{Enabled: &f},
-			IntelRdt: &features.IntelRdt{Enabled: &f},
-			MountExtensions: &features.MountExtensions{
-				IDMap: &features.IDMap{Enabled: &f},
-			},
+			Cgroup: &features.Cgroup{V1: &t, V2: &t, Systemd: &systemd, SystemdUser: new(bool),
+				Rdma: applied("linux.resources.rdma")},
+			Seccomp: &features.Seccomp{Enabled: applied("linux.seccomp.defaultAction"), Actions: seccomp.Actions(),
+				Operators: sorted(seccomp.Operators()), Archs: sorted(seccomp.Archs()),
+				KnownFlags: seccomp.Flags(), SupportedFlags: seccomp.Flags()},
+			Apparmor:        &features.Apparmor{Enabled: and(applied("process.apparmorProfile"), apparmor.Enabled())},
+			Selinux:         &features.Selinux{Enabled: applied("process.selinuxLabel")},
+			IntelRdt:        &features.IntelRdt{Enabled: applied("linux.intelRdt.closID")},
+			MountExtensions: &features.MountExtensions{IDMap: &features.IDMap{Enabled: applied("mounts.uidMappings.hostID")}},
+			NetDevices:      &features.NetDevices{Enabled: applied("linux.netDevices.name")},
 		},
 		Annotations: kernelAnnotations(map[string]string{
 			"org.berth-runtime.berth.version": version,
@@ -57,6 +74,10 @@ func currentFeatures() *features.Features {
 		}),
 		PotentiallyUnsafeConfigAnnotations: []string{"bundle"},
 	}
+	if specfields.IsApplied("linux.memoryPolicy.mode") {
+		f.Linux.MemoryPolicy = &features.MemoryPolicy{Modes: initp.MemoryPolicyModes(), Flags: initp.MemoryPolicyFlags()}
+	}
+	return f
 }
 
 // kernelAnnotations adds what depends on the running kernel: its release,
@@ -75,6 +96,13 @@ func kernelAnnotations(a map[string]string) map[string]string {
 		a[prefix+"."+info.Name] = v + " (" + info.API + ", Linux " + info.Since + ")"
 	}
 	return a
+}
+
+// and is a features switch that also needs the host: true only where
+// both are.
+func and(b *bool, host bool) *bool {
+	v := *b && host
+	return &v
 }
 
 func sorted(s []string) []string {

@@ -9,8 +9,8 @@
 package main
 
 import (
+	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -19,8 +19,10 @@ import (
 	"github.com/sirupsen/logrus"
 	"github.com/urfave/cli/v2"
 
+	"github.com/berth-runtime/berth/libcontainer/idmap"
 	"github.com/berth-runtime/berth/libcontainer/initp"
 	_ "github.com/berth-runtime/berth/libcontainer/nsenter"
+	"github.com/berth-runtime/berth/libcontainer/rootless"
 )
 
 // Set at build time with -ldflags.
@@ -43,8 +45,11 @@ func init() {
 }
 
 func main() {
+	// The helper that holds a user namespace for an idmapped mount is this
+	// binary too; it never reaches the command line.
+	idmap.Hold()
 	app := newApp()
-	if err := app.Run(os.Args); err != nil {
+	if err := app.Run(reorderArgs(app, os.Args)); err != nil {
 		fatal(err)
 	}
 }
@@ -63,7 +68,7 @@ func newApp() *cli.App {
 			&cli.StringFlag{Name: "log", Usage: "set the log file to write berth logs to (default is '/dev/stderr')"},
 			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "set the log format ('text' (default), or 'json')"},
 			&cli.StringFlag{Name: "root", Value: defaultRoot(), Usage: "root directory for storage of container state (this should be located in tmpfs)"},
-			&cli.BoolFlag{Name: "systemd-cgroup", Usage: "enable systemd cgroup support (not available yet)"},
+			&cli.BoolFlag{Name: "systemd-cgroup", Usage: "enable systemd cgroup support, expects cgroupsPath to be of form \"slice:prefix:name\" for e.g. \"system.slice:runc:434234\""},
 			&cli.StringFlag{Name: "rootless", Value: "auto", Usage: "ignore cgroup permission errors ('true', 'false', or 'auto')"},
 		},
 		Before: setupGlobals,
@@ -83,14 +88,28 @@ func commitString() string {
 	return commit
 }
 
-// defaultRoot is /run/berth for root, $XDG_RUNTIME_DIR/berth otherwise.
+// defaultRoot is /run/berth for root, $XDG_RUNTIME_DIR/berth for anyone
+// else (runc's rules: libcontainer/rootless).
 func defaultRoot() string {
-	if os.Geteuid() != 0 {
-		if xdg := os.Getenv("XDG_RUNTIME_DIR"); xdg != "" {
-			return filepath.Join(xdg, "berth")
-		}
+	root, _ := rootless.DefaultRoot("berth")
+	return root
+}
+
+// commandsWithoutRoot are the commands that never touch the state root.
+var commandsWithoutRoot = map[string]bool{"spec": true, "features": true, "help": true, "h": true, "": true}
+
+// checkDefaultRoot runs when --root is not given. Under $XDG_RUNTIME_DIR
+// the root is made as runc makes it (0700 and sticky, for every command);
+// a caller who would keep it there but has no XDG_RUNTIME_DIR is told so
+// when the system's default is not theirs to use.
+func checkDefaultRoot(c *cli.Context, root string) error {
+	if _, xdg := rootless.DefaultRoot("berth"); xdg {
+		return rootless.PrepareXDGRoot(root)
 	}
-	return "/run/berth"
+	if rootless.WantsXDGRoot() && !commandsWithoutRoot[c.Args().First()] {
+		return rootless.CheckDefaultRoot(root)
+	}
+	return nil
 }
 
 // logToFile is true when --log names a file: errors then also go to stderr.
@@ -99,6 +118,10 @@ var logToFile bool
 // rootExplicit is true when --root was given (list treats a missing
 // default root as no containers, a missing explicit one as an error).
 var rootExplicit bool
+
+// rootlessCgroups is --rootless resolved ("auto": anyone but the host's
+// root): create leaves out the cgroups the caller may not make.
+var rootlessCgroups bool
 
 func setupGlobals(c *cli.Context) error {
 	if c.Bool("debug") {
@@ -120,13 +143,9 @@ func setupGlobals(c *cli.Context) error {
 		logrus.SetOutput(f)
 		logToFile = true
 	}
-	if c.Bool("systemd-cgroup") {
-		return fmt.Errorf("--systemd-cgroup: the systemd cgroup driver is not available in this version of berth; use cgroupfs")
-	}
-	switch c.String("rootless") {
-	case "true", "false", "auto":
-	default:
-		return fmt.Errorf("invalid value %q for --rootless: must be true, false or auto", c.String("rootless"))
+	var err error
+	if rootlessCgroups, err = rootless.Cgroups(c.String("rootless")); err != nil {
+		return err
 	}
 	rootExplicit = c.IsSet("root")
 	root := c.String("root")
@@ -140,6 +159,11 @@ func setupGlobals(c *cli.Context) error {
 	if abs == "/" {
 		return fmt.Errorf("--root must not be /")
 	}
+	if !rootExplicit {
+		if err := checkDefaultRoot(c, abs); err != nil {
+			return err
+		}
+	}
 	return c.Set("root", abs)
 }
 
@@ -151,11 +175,13 @@ func (e exitError) Error() string { return fmt.Sprintf("exit status %d", int(e))
 // fatal logs err the way runc does (to the log, and to stderr as well when
 // the log is a file) and exits 1. Exit codes from the container pass through.
 func fatal(err error) {
-	if code, ok := err.(exitError); ok {
-		os.Exit(int(code))
+	var ee exitError
+	if errors.As(err, &ee) {
+		os.Exit(int(ee))
 	}
 	code := 1
-	if ce, ok := err.(codedError); ok {
+	var ce codedError
+	if errors.As(err, &ce) {
 		code = ce.code
 		err = ce.err
 	}
@@ -174,5 +200,3 @@ type codedError struct {
 }
 
 func (e codedError) Error() string { return e.err.Error() }
-
-var _ io.Writer = os.Stderr

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -10,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/berth-runtime/berth/libcontainer"
 )
 
 var psCommand = &cli.Command{
@@ -29,6 +32,11 @@ var psCommand = &cli.Command{
 		}
 		pids, err := ctr.Pids()
 		ctr.Release()
+		if errors.Is(err, libcontainer.ErrNotRunning) {
+			// A stopped container has no processes: an empty list, as
+			// runc prints.
+			pids, err = nil, nil
+		}
 		if err != nil {
 			return err
 		}

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/signal"
 
+	"github.com/sirupsen/logrus"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
 
@@ -44,14 +45,14 @@ var runCommand = &cli.Command{
 		waitTTY, err := tty.proxy()
 		if err != nil {
 			ctr.Release()
-			destroy(c.String("root"), ctr.ID)
+			warnDestroy(c.String("root"), ctr.ID)
 			return err
 		}
 		// Other commands (kill, state) must be able to act on the container
 		// while it runs in the foreground.
 		ctr.Release()
 		if err := startLocked(ctr, c.String("root")); err != nil {
-			destroy(c.String("root"), ctr.ID)
+			warnDestroy(c.String("root"), ctr.ID)
 			waitTTY()
 			return err
 		}
@@ -77,6 +78,14 @@ func startLocked(ctr *libcontainer.Container, root string) error {
 	}
 	defer c.Release()
 	return c.Start()
+}
+
+// warnDestroy is destroy on a path that already fails: its own error is
+// logged, the first one is what the caller reports.
+func warnDestroy(root, id string) {
+	if err := destroy(root, id); err != nil {
+		logrus.Warnf("removing the container after the failure: %v", err)
+	}
 }
 
 // destroy removes a container whose init has exited (or kills it first).

@@ -9,7 +9,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/berth-runtime/berth/bundle"
+	"github.com/berth-runtime/berth/libcontainer/oci"
 	"github.com/berth-runtime/berth/libcontainer/specgen"
 )
 
@@ -28,9 +28,9 @@ var specCommand = &cli.Command{
 		if c.Bool("rootless") {
 			specgen.ToRootless(s)
 		}
-		path := filepath.Join(c.String("bundle"), bundle.ConfigName)
+		path := filepath.Join(c.String("bundle"), oci.ConfigName)
 		if _, err := os.Stat(path); err == nil {
-			return errors.New("File " + bundle.ConfigName + " exists. Remove it first")
+			return errors.New("File " + oci.ConfigName + " exists. Remove it first")
 		} else if !errors.Is(err, os.ErrNotExist) {
 			return err
 		}

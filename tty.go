@@ -87,6 +87,13 @@ func (t *ttySetup) proxy() (func(), error) {
 	if err != nil {
 		return nil, err
 	}
+	// As runc's foreground terminal: "\n" comes out as "\n", not
+	// "\r\n", which is what callers logging our stdout rely on. (A
+	// caller with its own --console-socket keeps the pty as it is.)
+	if err := console.ClearONLCR(master); err != nil {
+		master.Close()
+		return nil, err
+	}
 	restore := func() error { return nil }
 	if console.IsTerminal(int(os.Stdin.Fd())) {
 		r, err := console.MakeRaw(int(os.Stdin.Fd()))

@@ -34,6 +34,9 @@ var updateCommand = &cli.Command{
 		&cli.IntFlag{Name: "pids-limit", Usage: "Maximum number of pids allowed in the container"},
 		&cli.StringFlag{Name: "kernel-memory", Usage: "Kernel memory limit (deprecated: current kernels ignore it; warned about)"},
 		&cli.StringFlag{Name: "kernel-memory-tcp", Usage: "Kernel memory limit for tcp buffers (in bytes, cgroup v1)"},
+		&cli.StringFlag{Name: "cpu-idle", Usage: "set cgroup SCHED_IDLE or not, 0: default behavior, 1: SCHED_IDLE"},
+		&cli.StringFlag{Name: "l3-cache-schema", Usage: "The string of Intel RDT/CAT L3 cache schema"},
+		&cli.StringFlag{Name: "mem-bw-schema", Usage: "The string of Intel RDT/MBA memory bandwidth schema"},
 	},
 	Action: func(c *cli.Context) error {
 		if err := checkArgs(c, 1, 1); err != nil {
@@ -48,6 +51,11 @@ var updateCommand = &cli.Command{
 			return err
 		}
 		defer ctr.Release()
+		if c.IsSet("l3-cache-schema") || c.IsSet("mem-bw-schema") {
+			if err := ctr.UpdateIntelRdt(c.String("l3-cache-schema"), c.String("mem-bw-schema")); err != nil {
+				return err
+			}
+		}
 		return ctr.Update(r)
 	},
 }
@@ -109,6 +117,13 @@ func updateResources(c *cli.Context) (*specs.LinuxResources, error) {
 			return nil, fmt.Errorf("invalid value for --%s: %w", f.name, err)
 		}
 		*f.dst = &v
+	}
+	if c.IsSet("cpu-idle") {
+		v, err := strconv.ParseInt(c.String("cpu-idle"), 10, 64)
+		if err != nil || (v != 0 && v != 1) {
+			return nil, fmt.Errorf("invalid value for --cpu-idle: %q (0 or 1)", c.String("cpu-idle"))
+		}
+		r.CPU.Idle = &v
 	}
 	r.CPU.Cpus, r.CPU.Mems = c.String("cpuset-cpus"), c.String("cpuset-mems")
 	if c.IsSet("pids-limit") {

@@ -15,11 +15,13 @@ import (
 
 	"github.com/berth-runtime/berth/libcontainer/cgroups"
 	"github.com/berth-runtime/berth/libcontainer/hooks"
+	"github.com/berth-runtime/berth/libcontainer/intelrdt"
 	"github.com/berth-runtime/berth/libcontainer/kernel"
 	"github.com/berth-runtime/berth/libcontainer/notify"
 	"github.com/berth-runtime/berth/libcontainer/procfs"
 	"github.com/berth-runtime/berth/libcontainer/seccomp"
 	"github.com/berth-runtime/berth/libcontainer/state"
+	"github.com/berth-runtime/berth/libcontainer/syncmsg"
 )
 
 // Container is a container known to the runtime root.
@@ -63,7 +65,14 @@ func Load(root, id string) (*Container, error) {
 // Release unlocks the container.
 func (c *Container) Release() { c.lock.Unlock() }
 
-func (c *Container) cgroup() *cgroups.Manager { return cgroups.FromPaths(c.State.CgroupPaths) }
+func (c *Container) cgroup() *cgroups.Manager {
+	m := cgroups.FromPaths(c.State.CgroupPaths)
+	if c.State.SystemdUnit != "" {
+		// Saved by create from a valid unit: parsing cannot fail.
+		m.Unit, _ = cgroups.ParseUnit(c.State.SystemdUnit, c.ID, c.State.SystemdUser)
+	}
+	return m
+}
 
 // Status derives the current status from the kernel.
 func (c *Container) Status() string {
@@ -107,6 +116,7 @@ func (c *Container) SpecState() specs.State {
 // which lets the init's blocking open return, waits for its byte, and
 // removes the fifo so the status becomes running.
 func (c *Container) Start() error {
+	logrus.Debugf("%s: start: releasing the init (pid %d)", c.ID, c.State.InitPid)
 	switch st := c.Status(); st {
 	case state.Created:
 	case state.Stopped:
@@ -119,7 +129,9 @@ func (c *Container) Start() error {
 	if spec, err := c.Spec(); err == nil && spec.Process == nil {
 		// Nothing to run: the spec says start must fail. The container
 		// is stopped so that it can only be deleted.
-		c.kill()
+		if err := c.kill(); err != nil {
+			logrus.Warnf("%s: stopping the container that has no process: %v", c.ID, err)
+		}
 		return errors.New("cannot start a container that has no process (config.json has no process)")
 	}
 	var nl *notify.Listener
@@ -177,8 +189,8 @@ func (c *Container) Start() error {
 	// container's program runs (or the init died); anything written is
 	// why it failed (a startContainer hook, the exec itself).
 	// (A program that has already exited is fine: it did run.)
-	if msg := readUntilEOF(fd); msg != "" {
-		return errors.New(strings.TrimPrefix(msg, "E"))
+	if err := syncmsg.ParseFifoFailure(readUntilEOF(fd)); err != nil {
+		return err
 	}
 	if err := c.postStart(); err != nil {
 		return err
@@ -219,7 +231,9 @@ func (c *Container) postStart() error {
 		return nil
 	}
 	if err := hooks.RunAll("poststart", spec.Hooks.Poststart, c.poststartState()); err != nil {
-		c.kill()
+		if kerr := c.kill(); kerr != nil {
+			return fmt.Errorf("%w (and stopping the container: %v)", err, kerr)
+		}
 		return err
 	}
 	return nil
@@ -255,6 +269,7 @@ func (c *Container) pidfd() (int, error) {
 // Signal sends sig to the init. With all (or SIGKILL when the container
 // shares the host's pid namespace) every process in its cgroup gets it.
 func (c *Container) Signal(sig unix.Signal, all bool) error {
+	logrus.Debugf("%s: kill: signal %d (all processes: %v)", c.ID, sig, all)
 	st := c.Status()
 	if st == state.Stopped {
 		if all {
@@ -262,7 +277,7 @@ func (c *Container) Signal(sig unix.Signal, all bool) error {
 		}
 		return ErrNotRunning
 	}
-	if all || sig == unix.SIGKILL && c.State.SharedPidNS {
+	if (all || sig == unix.SIGKILL && c.State.SharedPidNS) && c.hasCgroup(all) {
 		if err := c.signalAll(sig); err != nil {
 			return err
 		}
@@ -288,6 +303,20 @@ func (c *Container) Signal(sig unix.Signal, all bool) error {
 	return nil
 }
 
+// hasCgroup tells whether the container has a cgroup to find its
+// processes in. One created rootless without delegation has none: only
+// its init can be signalled (a private pid namespace dies with it), which
+// an explicit --all is warned about.
+func (c *Container) hasCgroup(all bool) bool {
+	if len(c.State.CgroupPaths) > 0 {
+		return true
+	}
+	if all {
+		logrus.Warnf("%s: the container has no cgroup (created rootless without cgroup delegation): signalling its init only", c.ID)
+	}
+	return false
+}
+
 func (c *Container) signalAll(sig unix.Signal) error {
 	m := c.cgroup()
 	if sig == unix.SIGKILL {
@@ -303,8 +332,13 @@ func (c *Container) signalAll(sig unix.Signal) error {
 	return nil
 }
 
-// thaw lets frozen tasks receive a SIGKILL on cgroup v1.
-func (c *Container) thaw() { c.cgroup().Freeze(false) }
+// thaw lets frozen tasks receive a SIGKILL on cgroup v1. It is best
+// effort: a kill that follows a failed thaw is reported by the kill.
+func (c *Container) thaw() {
+	if err := c.cgroup().Freeze(false); err != nil {
+		logrus.Warnf("%s: thaw before kill: %v", c.ID, err)
+	}
+}
 
 // Delete removes the container as runc does: a stopped one is destroyed; a
 // created one is killed and destroyed; a running or paused one only with
@@ -355,11 +389,22 @@ func (c *Container) kill() error {
 // then runs the poststop hooks; their failures are logged, not fatal, as
 // the spec says.
 func (c *Container) Destroy() error {
-	spec, _ := c.Spec()
+	logrus.Debugf("%s: delete: removing the cgroups %v and the state", c.ID, c.State.CgroupPaths)
+	spec, err := c.Spec()
+	if err != nil {
+		// The poststop hooks are in the config copy; say they cannot run
+		// rather than skip them silently.
+		logrus.Warnf("%s: poststop hooks not run: %v", c.ID, err)
+	}
 	st := c.SpecState()
 	st.Status, st.Pid = specs.StateStopped, 0
 	if err := c.cgroup().Destroy(); err != nil {
 		return err
+	}
+	if spec != nil && spec.Linux != nil && spec.Linux.IntelRdt != nil && intelrdt.Mounted(intelrdt.Root) {
+		if err := intelrdt.Remove(intelrdt.Root, c.ID, spec.Linux.IntelRdt); err != nil {
+			logrus.Warnf("%s: remove the resctrl groups: %v", c.ID, err)
+		}
 	}
 	if err := os.RemoveAll(c.Dir); err != nil {
 		return fmt.Errorf("remove state directory: %w", err)

@@ -13,7 +13,11 @@ var (
 	ErrInvalidID  = errors.New("invalid container ID format")
 	ErrNotExist   = errors.New("container does not exist")
 	ErrPaused     = errors.New("container paused")
-	ErrRunning    = errors.New("container still running")
 	ErrNotRunning = errors.New("container not running")
 	ErrNotPaused  = errors.New("container not paused")
 )
+
+// errNoCgroup is what pause, resume and update say of a container that
+// was created rootless without cgroup delegation.
+var errNoCgroup = errors.New("the container has no cgroup: it was created rootless, without a cgroup delegated to its user " +
+	"(pause, resume and update need one; see --rootless)")

@@ -8,8 +8,10 @@ import (
 	"strconv"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-runtime/berth/libcontainer/nskind"
 	"github.com/berth-runtime/berth/libcontainer/seccomp"
 	"github.com/berth-runtime/berth/libcontainer/state"
 	"github.com/berth-runtime/berth/libcontainer/syncmsg"
@@ -26,13 +28,6 @@ type ExecOpts struct {
 	ConsoleSocket *os.File
 }
 
-// procNSName is the /proc/PID/ns entry of each namespace type.
-var procNSName = map[specs.LinuxNamespaceType]string{
-	specs.PIDNamespace: "pid", specs.NetworkNamespace: "net", specs.MountNamespace: "mnt",
-	specs.IPCNamespace: "ipc", specs.UTSNamespace: "uts", specs.UserNamespace: "user",
-	specs.CgroupNamespace: "cgroup", specs.TimeNamespace: "time",
-}
-
 // Exec starts a process inside the container: in all of its namespaces and
 // its cgroup, with the given process's user, capabilities and rlimits. It
 // returns the pid; the caller is its parent and may wait for it. It
@@ -43,7 +38,7 @@ func (c *Container) Exec(o *ExecOpts) (int, error) {
 		return 0, errors.New("cannot exec in a stopped container")
 	case state.Paused:
 		if !o.IgnorePause {
-			return 0, ErrPaused
+			return 0, errors.New("cannot exec in a paused container") // runc's words
 		}
 	}
 	spec, err := c.Spec()
@@ -53,6 +48,10 @@ func (c *Container) Exec(o *ExecOpts) (int, error) {
 	if o.Process == nil || len(o.Process.Args) == 0 {
 		return 0, errors.New("exec: process args must not be empty")
 	}
+	if err := checkProcess(o.Process); err != nil {
+		return 0, err
+	}
+	logrus.Debugf("%s: exec %q (cwd %s, terminal %v)", c.ID, o.Process.Args, o.Process.Cwd, o.Process.Terminal)
 	p, err := execPlan(spec, c.State.InitPid)
 	if err != nil {
 		return 0, err
@@ -73,20 +72,14 @@ func (c *Container) Exec(o *ExecOpts) (int, error) {
 		}
 	}
 	l := &launch{
-		plan: p, mgr: mgr, config: ic, process: o.Process, dir: "/", extra: o.ExtraFiles, console: o.ConsoleSocket,
-		hookState: func(int) specs.State { return c.SpecState() },
+		mode: &execMode{c: c, rdt: spec.Linux.IntelRdt}, plan: p, mgr: mgr, config: ic, process: o.Process, dir: "/", extra: o.ExtraFiles,
+		console: o.ConsoleSocket,
 	}
 	// The lock is not needed to join the container, and holding it would
 	// deadlock "exec --ignore-paused" against "resume": the new process
 	// is frozen until the container is thawed.
 	c.Release()
-	pid, err := l.run(func(int) error {
-		// The init must still be the one we joined.
-		if c.Status() == state.Stopped {
-			return ErrNotRunning
-		}
-		return nil
-	})
+	pid, err := l.run()
 	if err != nil && pid > 0 {
 		unix.Kill(pid, unix.SIGKILL)
 		var ws unix.WaitStatus
@@ -99,8 +92,9 @@ func (c *Container) Exec(o *ExecOpts) (int, error) {
 func execPlan(s *specs.Spec, initPid int) (*plan, error) {
 	p := &plan{}
 	for _, ns := range s.Linux.Namespaces {
-		path := "/proc/" + strconv.Itoa(initPid) + "/ns/" + procNSName[ns.Type]
-		j := nsJoin{nsFlags[ns.Type], path}
+		k, _ := nskind.ByType(ns.Type)
+		path := "/proc/" + strconv.Itoa(initPid) + "/ns/" + k.Proc
+		j := nsJoin{k.Flag, path}
 		switch ns.Type {
 		case specs.UserNamespace, specs.TimeNamespace:
 			p.preJoins = append(p.preJoins, j)
@@ -113,6 +107,7 @@ func execPlan(s *specs.Spec, initPid int) (*plan, error) {
 			p.parentJoins = append(p.parentJoins, j)
 		}
 	}
+	joinAfterUserNS(p)
 	if p.usePreStage() && p.joinMount != "" {
 		p.preJoins = append(p.preJoins, nsJoin{unix.CLONE_NEWNS, p.joinMount})
 		p.joinMount = ""

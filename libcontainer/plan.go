@@ -10,18 +10,20 @@ import (
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-runtime/berth/libcontainer/apparmor"
 	"github.com/berth-runtime/berth/libcontainer/caps"
 	"github.com/berth-runtime/berth/libcontainer/cgroups"
+	"github.com/berth-runtime/berth/libcontainer/idmap"
+	"github.com/berth-runtime/berth/libcontainer/initp"
+	"github.com/berth-runtime/berth/libcontainer/intelrdt"
+	"github.com/berth-runtime/berth/libcontainer/kernel"
+	"github.com/berth-runtime/berth/libcontainer/netdev"
+	"github.com/berth-runtime/berth/libcontainer/nskind"
+	"github.com/berth-runtime/berth/libcontainer/oci"
+	"github.com/berth-runtime/berth/libcontainer/rootfs"
+	"github.com/berth-runtime/berth/libcontainer/rootless"
 	"github.com/berth-runtime/berth/libcontainer/seccomp"
 )
-
-// nsFlags maps namespace types to clone flags.
-var nsFlags = map[specs.LinuxNamespaceType]uintptr{
-	specs.PIDNamespace: unix.CLONE_NEWPID, specs.NetworkNamespace: unix.CLONE_NEWNET,
-	specs.MountNamespace: unix.CLONE_NEWNS, specs.IPCNamespace: unix.CLONE_NEWIPC,
-	specs.UTSNamespace: unix.CLONE_NEWUTS, specs.UserNamespace: unix.CLONE_NEWUSER,
-	specs.CgroupNamespace: unix.CLONE_NEWCGROUP, specs.TimeNamespace: unix.CLONE_NEWTIME,
-}
 
 // nsJoin is one namespace joined by path.
 type nsJoin struct {
@@ -51,6 +53,10 @@ type plan struct {
 	preFork                                          bool
 	joinMount                                        string
 	unshareCgroupNS, newTimeNS, privatePidNS, userNS bool
+	// newNetNS, cgroupNS and mountNS are what the init needs to know of
+	// the namespaces (InitConfig): a new network namespace, any cgroup
+	// namespace, a mount namespace new or joined.
+	newNetNS, cgroupNS, mountNS bool
 	// timeOffsets are the new time namespace's clock offsets, which the
 	// pre-stage writes.
 	timeOffsets map[string]specs.LinuxTimeOffset
@@ -58,6 +64,12 @@ type plan struct {
 	resources *cgroups.Resources
 	// seccomp is the compiled filter (nil: none).
 	seccomp *seccomp.Program
+	// denySetgroups: the runtime, not root, writes the new user
+	// namespace's maps itself, which the kernel allows for gid_map only
+	// once setgroups is denied. idMaps are written by newuidmap and
+	// newgidmap instead, for the pre-stage (rootless.go).
+	denySetgroups bool
+	idMaps        *rootless.IDMaps
 }
 
 func (p *plan) usePreStage() bool { return len(p.preJoins) > 0 }
@@ -75,7 +87,7 @@ func makePlan(s *specs.Spec, seccompCache string) (*plan, error) {
 	p := &plan{}
 	var joinUser, joinTime bool
 	for _, ns := range s.Linux.Namespaces {
-		flag := nsFlags[ns.Type]
+		flag := nskind.Flag(ns.Type)
 		if ns.Path == "" {
 			switch ns.Type {
 			case specs.CgroupNamespace:
@@ -111,6 +123,9 @@ func makePlan(s *specs.Spec, seccompCache string) (*plan, error) {
 	}
 	p.privatePidNS = p.cloneFlags&unix.CLONE_NEWPID != 0
 	p.userNS = p.cloneFlags&unix.CLONE_NEWUSER != 0 || joinUser
+	p.newNetNS = p.cloneFlags&unix.CLONE_NEWNET != 0
+	p.cgroupNS = oci.HasNamespace(s, specs.CgroupNamespace)
+	p.mountNS = p.cloneFlags&unix.CLONE_NEWNS != 0 || p.joinMount != ""
 	if joinTime && p.cloneFlags&unix.CLONE_NEWUSER != 0 {
 		return nil, errors.New("joining a time namespace together with a new user namespace is not supported")
 	}
@@ -168,17 +183,31 @@ func makePlan(s *specs.Spec, seccompCache string) (*plan, error) {
 	if err := checkSysctls(s, p); err != nil {
 		return nil, err
 	}
-	if s.Process != nil {
-		if _, err := caps.FromSpec(s.Process.Capabilities, caps.LastCap()); err != nil {
-			return nil, err
-		}
-		for _, r := range s.Process.Rlimits {
-			if _, ok := rlimitByName[r.Type]; !ok {
-				return nil, fmt.Errorf("unknown rlimit %q", r.Type)
-			}
-		}
+	if err := planRootless(s, p); err != nil {
+		return nil, err
 	}
 	return p, nil
+}
+
+// checkProcess is the one validator of a process, for create's
+// process and exec's (flags or -p process.json) alike: capabilities,
+// rlimits, LSM labels, scheduler, I/O priority and CPU affinity.
+func checkProcess(p *specs.Process) error {
+	if p == nil {
+		return nil
+	}
+	if err := checkCaps(p); err != nil {
+		return err
+	}
+	if err := checkRootlessProcess(p); err != nil {
+		return err
+	}
+	for _, r := range p.Rlimits {
+		if _, ok := rlimitByName[r.Type]; !ok {
+			return fmt.Errorf("unknown rlimit %q", r.Type)
+		}
+	}
+	return checkProcessUnsupported(p)
 }
 
 // checkUnsupported refuses what this version cannot do rather than
@@ -196,18 +225,15 @@ func checkUnsupported(s *specs.Spec) error {
 			}
 		}
 	}
-	if s.Process != nil && s.Process.ApparmorProfile != "" {
-		return errors.New("apparmor is not enabled on this host")
+	if err := checkProcess(s.Process); err != nil {
+		return err
 	}
-	procLabel := s.Process != nil && s.Process.SelinuxLabel != ""
-	if procLabel || s.Linux.MountLabel != "" {
+	if err := checkLinuxUnsupported(s); err != nil {
+		return err
+	}
+	if s.Linux.MountLabel != "" {
 		if selinuxEnabled() {
 			return errors.New("SELinux labels are not supported yet")
-		}
-		if procLabel {
-			// Refused as runc refuses it: the process would run
-			// unconfined although the config asks otherwise.
-			return errors.New("selinux is not enabled on this host")
 		}
 		// Without SELinux, files have no label to set and nothing checks
 		// one: the mount label cannot make the container less confined
@@ -217,6 +243,115 @@ func checkUnsupported(s *specs.Spec) error {
 	}
 	return nil
 }
+
+// checkProcessUnsupported refuses the process fields Berth does not apply
+// yet, naming each (runtime-spec: unsupported values MUST be an error,
+// never silently ignored). exec -p uses it too.
+func checkProcessUnsupported(p *specs.Process) error {
+	if p == nil {
+		return nil
+	}
+	switch {
+	case p.ApparmorProfile != "" && !apparmor.Enabled():
+		// runc's text: the profile cannot be applied, so the process would
+		// run less confined than the config asks.
+		return errors.New("apparmor is not enabled on this host")
+	case p.ApparmorProfile != "":
+		if err := apparmor.CheckProfile(p.ApparmorProfile); err != nil {
+			return err
+		}
+	case p.SelinuxLabel != "" && selinuxEnabled():
+		return errors.New("SELinux labels are not supported yet")
+	case p.SelinuxLabel != "":
+		// Refused as runc refuses it: the process would run unconfined
+		// although the config asks otherwise.
+		return errors.New("selinux is not enabled on this host")
+	}
+	return initp.CheckProcessAttrs(p)
+}
+
+// checkLinuxUnsupported refuses the linux fields and mount features Berth
+// does not apply yet, naming each.
+func checkLinuxUnsupported(s *specs.Spec) error {
+	l := s.Linux
+	switch {
+	case l.Personality != nil && l.Personality.Domain != specs.PerLinux && l.Personality.Domain != specs.PerLinux32:
+		return fmt.Errorf("linux.personality: unknown domain %q (LINUX or LINUX32)", l.Personality.Domain)
+	case l.Personality != nil && len(l.Personality.Flags) > 0:
+		return fmt.Errorf("linux.personality: flags %q: runtime-spec defines none", l.Personality.Flags)
+	case len(l.NetDevices) > 0 && !hasNetNS(s):
+		return errors.New("linux.netDevices needs a network namespace: the config has none, so the devices would stay the host's")
+	case len(l.NetDevices) > 0:
+		if err := netdev.Check(l.NetDevices); err != nil {
+			return err
+		}
+	case l.IntelRdt != nil && !intelrdt.Mounted(intelrdt.Root):
+		return errIntelRdtNeedsResctrl
+	case l.IntelRdt != nil:
+		if err := intelrdt.Check(intelrdt.Root, l.IntelRdt); err != nil {
+			return err
+		}
+	}
+	if l.MemoryPolicy != nil {
+		if _, _, err := initp.ParseMemoryPolicy(l.MemoryPolicy); err != nil {
+			return err
+		}
+	}
+	for _, m := range s.Mounts {
+		if err := checkIDMapped(s, m); err != nil {
+			return err
+		}
+		if o := rootfs.ParseOptions(m.Options); (m.Type == "bind" || o.Bind) && o.Data != "" {
+			// A bind mount has no file system to give them to. runc 1.1
+			// and crun drop them silently and the OCI validation suite
+			// sends some ("mode=755,size=1k" on a bind of /etc): say so,
+			// and go on.
+			logrus.Warnf("mount %s (bind) on %s: ignoring options a bind mount cannot take: %q", m.Source, m.Destination, o.Data)
+		}
+	}
+	return nil
+}
+
+// checkIDMapped refuses an idmapped mount Berth cannot make: not a bind
+// mount (the mapping goes on a detached copy of the source), a kernel
+// without mount_setattr, or no mapping to use.
+func checkIDMapped(s *specs.Spec, m specs.Mount) error {
+	o := rootfs.ParseOptions(m.Options)
+	if !o.IDMap && len(m.UIDMappings)+len(m.GIDMappings) == 0 {
+		return nil
+	}
+	if m.Type != "bind" && !o.Bind {
+		return fmt.Errorf("mount %s (%s): idmapped mounts must be bind mounts", m.Destination, m.Type)
+	}
+	if !kernel.Has(kernel.MountSetattr) {
+		return fmt.Errorf("mount %s: idmapped mounts need mount_setattr (Linux 5.12); this kernel is %s", m.Destination, kernel.Release())
+	}
+	_, _, err := idmap.Mappings(m, s.Linux, hasNewUserNS(s))
+	return err
+}
+
+// hasNetNS tells whether the container has a network namespace of its
+// own (new, or joined by path).
+func hasNetNS(s *specs.Spec) bool {
+	for _, ns := range s.Linux.Namespaces {
+		if ns.Type == specs.NetworkNamespace {
+			return true
+		}
+	}
+	return false
+}
+
+// hasNewUserNS tells whether the container gets a new user namespace.
+func hasNewUserNS(s *specs.Spec) bool {
+	for _, ns := range s.Linux.Namespaces {
+		if ns.Type == specs.UserNamespace && ns.Path == "" {
+			return true
+		}
+	}
+	return false
+}
+
+var errIntelRdtNeedsResctrl = errors.New("linux.intelRdt needs resctrl: /sys/fs/resctrl is not mounted on this host")
 
 // selinuxEnabled tells whether the host has SELinux: selinuxfs mounted at
 // /sys/fs/selinux, as libselinux checks.
@@ -302,4 +437,18 @@ func limitString(v uint64) string {
 		return "unlimited"
 	}
 	return fmt.Sprint(v)
+}
+
+// checkCaps refuses malformed capability names and warns, in runc 1.2's
+// words, about those this kernel or build cannot grant, which are left out
+// (runtime-spec: logged as a warning, the runtime SHOULD NOT fail).
+func checkCaps(p *specs.Process) error {
+	_, ignored, err := caps.FromSpec(p.Capabilities, caps.LastCap())
+	if err != nil {
+		return err
+	}
+	if len(ignored) > 0 {
+		logrus.Warnf("ignoring unknown or unavailable capabilities: %v", ignored)
+	}
+	return nil
 }

@@ -78,9 +78,9 @@ func TestMakePlanRejects(t *testing.T) {
 		}), "cannot be set"},
 		{"host sysctl", specWith(nil, func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"vm.swappiness": "1"} }), "not in a separate kernel namespace"},
 		{"net sysctl without netns", specWith(nil, func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"net.ipv4.ip_forward": "1"} }), "network namespace"},
-		{"unknown capability", specWith(nil, func(s *specs.Spec) {
-			s.Process.Capabilities = &specs.LinuxCapabilities{Bounding: []string{"CAP_BOGUS"}}
-		}), "CAP_BOGUS"},
+		{"malformed capability", specWith(nil, func(s *specs.Spec) {
+			s.Process.Capabilities = &specs.LinuxCapabilities{Bounding: []string{"CAP_BO GUS"}}
+		}), "CAP_BO GUS"},
 		{"unknown rlimit", specWith(nil, func(s *specs.Spec) {
 			s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_BOGUS"}}
 		}), "RLIMIT_BOGUS"},
@@ -131,5 +131,36 @@ func TestMakePlanCgroupNamespaceJoin(t *testing.T) {
 	}
 	if p.cgroupJoin != "" || !hasJoin(p, unix.CLONE_NEWCGROUP) {
 		t.Fatalf("plan = %+v, want the cgroup namespace joined by the parent", p)
+	}
+}
+
+// TestMakePlanWhatTheInitIsTold: the namespace facts the init receives in
+// its config (it does not read the spec's list again).
+func TestMakePlanWhatTheInitIsTold(t *testing.T) {
+	for _, c := range []struct {
+		name                              string
+		ns                                []specs.LinuxNamespace
+		newNet, userNS, cgroupNS, mountNS bool
+	}{
+		{"none", nil, false, false, false, false},
+		{"new", []specs.LinuxNamespace{{Type: "network"}, {Type: "user"}, {Type: "cgroup"}, {Type: "mount"}}, true, true, true, true},
+		{"joined", []specs.LinuxNamespace{{Type: "network", Path: "/proc/1/ns/net"}, {Type: "cgroup", Path: "/proc/1/ns/cgroup"}, {Type: "mount", Path: "/proc/1/ns/mnt"}}, false, false, true, true},
+		{"joined user", []specs.LinuxNamespace{{Type: "user", Path: "/proc/1/ns/user"}, {Type: "mount"}}, false, true, false, true},
+	} {
+		p, err := makePlan(specWith(c.ns, func(s *specs.Spec) {
+			for _, ns := range s.Linux.Namespaces {
+				if ns.Type == specs.UserNamespace && ns.Path == "" {
+					m := []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+					s.Linux.UIDMappings, s.Linux.GIDMappings = m, m
+				}
+			}
+		}), "")
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if p.newNetNS != c.newNet || p.userNS != c.userNS || p.cgroupNS != c.cgroupNS || p.mountNS != c.mountNS {
+			t.Errorf("%s: newNet %v user %v cgroup %v mount %v; want %v %v %v %v", c.name,
+				p.newNetNS, p.userNS, p.cgroupNS, p.mountNS, c.newNet, c.userNS, c.cgroupNS, c.mountNS)
+		}
 	}
 }

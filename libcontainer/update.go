@@ -9,6 +9,8 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/berth-runtime/berth/libcontainer/cgroups"
+	"github.com/berth-runtime/berth/libcontainer/events"
+	"github.com/berth-runtime/berth/libcontainer/intelrdt"
 	"github.com/berth-runtime/berth/libcontainer/state"
 )
 
@@ -17,11 +19,11 @@ import (
 // does not change); device rules are never changed. If the kernel refuses
 // the new values, the old ones are put back.
 func (c *Container) Update(u *specs.LinuxResources) error {
-	if st := c.Status(); st == state.Stopped {
-		return ErrNotRunning
-	}
-	spec, err := c.Spec()
+	spec, err := c.specToUpdate()
 	if err != nil {
+		return err
+	}
+	if err := c.requireCgroup(); err != nil {
 		return err
 	}
 	old := spec.Linux.Resources
@@ -159,33 +161,28 @@ func setU64(dst **uint64, v *uint64) {
 	}
 }
 
-// Pause freezes every process of the container and returns once the
-// kernel confirms they are frozen.
-func (c *Container) Pause() error {
-	switch c.Status() {
-	case state.Running, state.Created:
-	case state.Paused:
-		return ErrPaused
-	default:
-		return ErrNotRunning
-	}
-	return c.cgroup().Freeze(true)
-}
-
-// Resume thaws a paused container.
-func (c *Container) Resume() error {
-	if c.Status() != state.Paused {
-		return ErrNotPaused
-	}
-	return c.cgroup().Freeze(false)
-}
-
 // Pids lists the host pids of every process in the container's cgroup.
 func (c *Container) Pids() ([]int, error) {
 	if c.Status() == state.Stopped {
 		return nil, ErrNotRunning
 	}
 	return c.cgroup().Pids()
+}
+
+// CgroupOOMKills reports how many processes the kernel's OOM killer has
+// killed in the cgroup that linux.cgroupsPath names (memory.events
+// oom_kill on v2, memory.oom_control on v1), whichever OCI runtime made
+// it. It works while the cgroup exists, so a monitor can read it after a
+// container's process exited and before delete removes the cgroup. This
+// is the API the docker-style front end uses for docker's
+// State.OOMKilled (with berth or runc underneath).
+func CgroupOOMKills(cgroupsPath string) (uint64, error) {
+	mgr, err := cgroups.New(cgroupsPath, "")
+	if err != nil {
+		return 0, err
+	}
+	_, kills, err := events.OOMCounters(mgr.Paths)
+	return kills, err
 }
 
 // Stats reads the container's cgroup statistics.
@@ -200,4 +197,31 @@ func (c *Container) Stats() (*cg.Stats, error) {
 		return nil, ErrNotRunning
 	}
 	return st, err
+}
+
+// UpdateIntelRdt writes update's --l3-cache-schema and --mem-bw-schema to
+// the container's resctrl group ("" leaves one as it is). It needs resctrl
+// and a container made with linux.intelRdt, as with runc.
+func (c *Container) UpdateIntelRdt(l3, mb string) error {
+	if !intelrdt.Mounted(intelrdt.Root) {
+		return errIntelRdtNeedsResctrl
+	}
+	spec, err := c.specToUpdate()
+	if err != nil {
+		return err
+	}
+	rdt := spec.Linux.IntelRdt
+	if rdt == nil {
+		return errors.New("the container has no linux.intelRdt to update")
+	}
+	return intelrdt.Update(intelrdt.Root, c.ID, rdt, l3, mb)
+}
+
+// specToUpdate is the config copy of a container that can still be
+// updated (not stopped).
+func (c *Container) specToUpdate() (*specs.Spec, error) {
+	if st := c.Status(); st == state.Stopped {
+		return nil, ErrNotRunning
+	}
+	return c.Spec()
 }

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 GO=${GO:-go}
 t=${FUZZTIME:-30s}
 targets=(
-	./bundle:FuzzParse                       # config.json loading and validation
+	./libcontainer/oci:FuzzParse             # config.json loading and validation
 	./libcontainer/rootfs:FuzzParseOptions   # mount options
 	./libcontainer/seccomp:FuzzCompile       # seccomp profile conversion
 	./libcontainer/syncmsg:FuzzRecv          # runtime <-> init messages

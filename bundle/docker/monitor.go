@@ -18,8 +18,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/berth-runtime/berth/libcontainer/cgroups"
-	"github.com/berth-runtime/berth/libcontainer/events"
+	"github.com/berth-runtime/berth/libcontainer"
 )
 
 // LogLine is one line of a container's log: one chunk of one stream.
@@ -260,6 +259,25 @@ func (s *Store) stdin(m *Meta) (*os.File, error) {
 	return os.OpenFile(p, os.O_RDONLY, 0)
 }
 
+// FeedStdin copies r into the container's stdin fifo, which the monitor
+// makes for run -i; r's EOF closes the container's stdin. The fifo may not
+// be there yet when the monitor has only just started.
+func (s *Store) FeedStdin(id string, r io.Reader) {
+	p := filepath.Join(s.Dir(id), "stdin")
+	for i := 0; i < 100; i++ {
+		if _, err := os.Stat(p); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	f, err := os.OpenFile(p, os.O_WRONLY, 0)
+	if err != nil {
+		return
+	}
+	io.Copy(f, r)
+	f.Close()
+}
+
 // waitFor reaps children (we are a subreaper) until pid exits; it returns
 // the exit code docker reports (128+n for signal n).
 func waitFor(pid int) int {
@@ -286,14 +304,10 @@ func waitFor(pid int) int {
 	}
 }
 
-// oomKilled reads the container's memory cgroup OOM-kill counter before
-// the runtime removes the cgroup.
+// oomKilled reads the container's OOM-kill counter (libcontainer's
+// exported CgroupOOMKills) before the runtime removes its cgroup.
 func (s *Store) oomKilled(id string) bool {
-	mgr, err := cgroups.New(cgroupsPath(id), id)
-	if err != nil {
-		return false
-	}
-	_, kills, err := events.OOMCounters(mgr.Paths)
+	kills, err := libcontainer.CgroupOOMKills(cgroupsPath(id))
 	return err == nil && kills > 0
 }
 

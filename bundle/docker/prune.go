@@ -31,8 +31,8 @@ func (s *Store) Prune(out io.Writer) error {
 	}
 	known := map[string]bool{}
 	for _, m := range metas {
-		ms := s.forMeta(m)
-		if ms.running(m) {
+		ms := s.ForMeta(m)
+		if ms.Running(m) {
 			known[m.ID] = true
 			continue
 		}

@@ -56,6 +56,13 @@ func (s *Store) RuntimeState(id string) (string, int, error) {
 	return st.Status, st.Pid, nil
 }
 
+// Running asks the runtime whether the container still runs: the truth
+// even when the monitor was killed, which the metadata cannot tell.
+func (s *Store) Running(m *Meta) bool {
+	st, _, err := s.RuntimeState(m.ID)
+	return err == nil && (st == "running" || st == "created" || st == "paused")
+}
+
 // Kill sends a signal through the runtime.
 func (s *Store) Kill(id, sig string) error {
 	_, err := s.run("kill", id, sig)

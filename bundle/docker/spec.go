@@ -1,8 +1,10 @@
-// Package docker is the engine behind berth-docker: it turns an image and
+// Package docker is the library behind berth-docker: it turns an image and
 // docker-style run options into an OCI bundle with docker's secure defaults,
 // keeps each container's overlay rootfs and metadata, runs the per-container
 // monitor, and carries out the docker verbs by calling the OCI runtime's CLI
-// (berth, or runc) only.
+// (berth, or runc) only. It knows nothing of a command line, so that the
+// container logic can be read and tested apart from flags and output: the
+// CLI (flags, tables, exit codes) lives in cmd/berth-docker-engine.
 package docker
 
 import (

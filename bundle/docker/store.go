@@ -57,8 +57,10 @@ type Store struct {
 	Runtime string
 }
 
-// forMeta is the store as the container m was created with (its runtime).
-func (s *Store) forMeta(m *Meta) *Store {
+// ForMeta is the store as the container m was created with: a container
+// keeps the runtime (and its --root) it was made with, whatever --runtime
+// says when a later verb reaches it.
+func (s *Store) ForMeta(m *Meta) *Store {
 	c := *s
 	if m.Runtime != "" {
 		c.Runtime = m.Runtime

@@ -50,9 +50,6 @@ func (s *Store) ImportBusybox(busybox, ref string) (*Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s --list: %w", busybox, err)
 	}
-	if err := s.ensureDirs(); err != nil {
-		return nil, err
-	}
 	work, release, err := s.newWork()
 	if err != nil {
 		return nil, err

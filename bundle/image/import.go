@@ -72,9 +72,6 @@ func (s *Store) Import(source, ref string) (*Image, error) {
 			return nil, err
 		}
 	}
-	if err := s.ensureDirs(); err != nil {
-		return nil, err
-	}
 	work, release, err := s.newWork()
 	if err != nil {
 		return nil, err
@@ -97,6 +94,11 @@ func (s *Store) Import(source, ref string) (*Image, error) {
 // excludes, so it cannot be swept between creation and locking. release
 // deletes it with whatever it still holds.
 func (s *Store) newWork() (dir string, release func(), err error) {
+	// The store's directories may have been removed since Open (prune,
+	// a user); make them again first.
+	if err := s.ensureDirs(); err != nil {
+		return "", nil, err
+	}
 	unlock, err := s.lock(unix.LOCK_SH)
 	if err != nil {
 		return "", nil, err

@@ -192,6 +192,19 @@ type state struct {
 	records map[string]*record
 }
 
+// readState loads the store's state under the shared lock, which the
+// caller releases with unlock when it is done reading.
+func (s *Store) readState() (st *state, unlock func(), err error) {
+	if unlock, err = s.lock(unix.LOCK_SH); err != nil {
+		return nil, nil, err
+	}
+	if st, err = s.load(); err != nil {
+		unlock()
+		return nil, nil, err
+	}
+	return st, unlock, nil
+}
+
 // load reads refs.json and every image record. Records are few and small,
 // so reading them all keeps lookups simple and consistent.
 func (s *Store) load() (*state, error) {
@@ -267,15 +280,11 @@ func (s *Store) image(st *state, r *record) *Image {
 
 // List returns every image, newest first as `docker images` shows them.
 func (s *Store) List() ([]*Image, error) {
-	unlock, err := s.lock(unix.LOCK_SH)
+	st, unlock, err := s.readState()
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	st, err := s.load()
-	if err != nil {
-		return nil, err
-	}
 	imgs := make([]*Image, 0, len(st.records))
 	for _, r := range st.records {
 		imgs = append(imgs, s.image(st, r))
@@ -294,15 +303,11 @@ func (s *Store) List() ([]*Image, error) {
 // "sha256:" prefix. Names win over ID prefixes, as in docker, so a name
 // that happens to be hex still means the name.
 func (s *Store) Get(ref string) (*Image, error) {
-	unlock, err := s.lock(unix.LOCK_SH)
+	st, unlock, err := s.readState()
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	st, err := s.load()
-	if err != nil {
-		return nil, err
-	}
 	id, _, err := st.resolve(ref)
 	if err != nil {
 		return nil, err

@@ -1,14 +1,16 @@
 // Command berth-docker-engine is the Go half of berth-docker: the wrapper
 // script maps docker verbs onto it, and it drives the OCI runtime (berth,
-// or runc with --runtime) through its command line only.
+// or runc with --runtime) through its command line only. It is the command
+// line alone: flags, output and exit codes; the containers themselves are
+// bundle/docker's.
 package main
 
 import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 
-	"github.com/berth-runtime/berth/bundle/docker"
 	"github.com/berth-runtime/berth/libcontainer/kernel"
 )
 
@@ -19,9 +21,9 @@ func main() {
 		fmt.Fprintln(os.Stderr, "Error:", err)
 		os.Exit(1)
 	}
-	err := docker.App().Run(os.Args)
-	var code docker.ExitError
-	var runErr docker.RunError
+	err := app().Run(os.Args)
+	var code ExitError
+	var runErr RunError
 	switch {
 	case err == nil:
 	case errors.As(err, &code):
@@ -34,3 +36,20 @@ func main() {
 		os.Exit(1)
 	}
 }
+
+// ExitError carries a container's exit code to main.
+type ExitError int
+
+// Error is never printed: main exits with the code, silently, as docker
+// does with the container's.
+func (e ExitError) Error() string { return "exit status " + strconv.Itoa(int(e)) }
+
+// RunError is a failed run with docker's exit code: 125 for the engine,
+// 126 for a command that cannot be run, 127 for one that does not exist.
+type RunError struct {
+	Err  error
+	Code int
+}
+
+// Error is the cause alone: main prints it and exits with the code.
+func (e RunError) Error() string { return e.Err.Error() }

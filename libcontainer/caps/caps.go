@@ -44,21 +44,40 @@ func Parse(name string) (int, error) {
 // Set is a capability bit mask.
 type Set uint64
 
-// ParseSet turns a list of names into a mask. Capabilities the running
-// kernel does not have are an error naming them.
-func ParseSet(list []string, lastCap int) (Set, error) {
-	var s Set
+// ParseSet turns a list of names into a mask. Well-formed names that this
+// build or the running kernel does not know (a capability newer than
+// either) are left out and returned as ignored: runtime-spec says they are
+// logged as a warning and the runtime SHOULD NOT fail. A malformed name
+// (not CAP_ and upper-case letters, digits and underscores) is an error:
+// no kernel will ever have it, so it can only be a mistake in the config.
+func ParseSet(list []string, lastCap int) (s Set, ignored []string, err error) {
 	for _, name := range list {
-		n, err := Parse(name)
-		if err != nil {
-			return 0, err
+		if !wellFormed(name) {
+			return 0, nil, fmt.Errorf("malformed capability name %q", name)
 		}
-		if n > lastCap {
-			return 0, fmt.Errorf("capability %s is not supported by this kernel", name)
+		n, err := Parse(name)
+		if err != nil || n > lastCap {
+			ignored = append(ignored, name)
+			continue
 		}
 		s |= 1 << uint(n)
 	}
-	return s, nil
+	return s, ignored, nil
+}
+
+// wellFormed reports whether name looks like a capability: CAP_ (or
+// nothing, as Parse allows) and then letters, digits and underscores.
+func wellFormed(name string) bool {
+	n := strings.TrimPrefix(strings.ToUpper(name), "CAP_")
+	if n == "" {
+		return false
+	}
+	for _, c := range n {
+		if !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // Sets is a parsed process.capabilities.
@@ -88,13 +107,14 @@ func LastCap() int {
 	return v
 }
 
-// FromSpec parses all five sets.
-func FromSpec(c *specs.LinuxCapabilities, lastCap int) (*Sets, error) {
+// FromSpec parses all five sets; ignored lists the names left out (see
+// ParseSet), once each.
+func FromSpec(c *specs.LinuxCapabilities, lastCap int) (sets *Sets, ignored []string, err error) {
 	if c == nil {
-		return &Sets{}, nil
+		return &Sets{}, nil, nil
 	}
 	var s Sets
-	var err error
+	seen := map[string]bool{}
 	for _, p := range []struct {
 		dst  *Set
 		src  []string
@@ -104,11 +124,18 @@ func FromSpec(c *specs.LinuxCapabilities, lastCap int) (*Sets, error) {
 		{&s.Inheritable, c.Inheritable, "inheritable"}, {&s.Permitted, c.Permitted, "permitted"},
 		{&s.Ambient, c.Ambient, "ambient"},
 	} {
-		if *p.dst, err = ParseSet(p.src, lastCap); err != nil {
-			return nil, fmt.Errorf("process.capabilities.%s: %w", p.name, err)
+		var ign []string
+		if *p.dst, ign, err = ParseSet(p.src, lastCap); err != nil {
+			return nil, nil, fmt.Errorf("process.capabilities.%s: %w", p.name, err)
+		}
+		for _, n := range ign {
+			if !seen[n] {
+				seen[n] = true
+				ignored = append(ignored, n)
+			}
 		}
 	}
-	return &s, nil
+	return &s, ignored, nil
 }
 
 // DropBounding removes every capability not in keep from the bounding set.

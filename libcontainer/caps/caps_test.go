@@ -19,12 +19,18 @@ func TestParse(t *testing.T) {
 	}
 }
 
-func TestParseSetRejectsCapsBeyondKernel(t *testing.T) {
-	if _, err := ParseSet([]string{"CAP_BPF"}, 37); err == nil {
-		t.Fatal("CAP_BPF accepted on a kernel whose last cap is 37")
+func TestParseSetIgnoresCapsItCannotGrant(t *testing.T) {
+	s, ignored, err := ParseSet([]string{"CAP_KILL", "CAP_BPF", "CAP_FROM_THE_FUTURE"}, 37)
+	if err != nil || s != 1<<5 || len(ignored) != 2 || ignored[0] != "CAP_BPF" || ignored[1] != "CAP_FROM_THE_FUTURE" {
+		t.Fatalf("ParseSet = %b, %q, %v; want only CAP_KILL, CAP_BPF and CAP_FROM_THE_FUTURE ignored", s, ignored, err)
 	}
-	s, err := ParseSet([]string{"CAP_KILL", "CAP_CHOWN"}, 40)
-	if err != nil || s != 1<<5|1 {
-		t.Fatalf("ParseSet = %b, %v", s, err)
+	s, ignored, err = ParseSet([]string{"CAP_KILL", "CAP_CHOWN"}, 40)
+	if err != nil || s != 1<<5|1 || ignored != nil {
+		t.Fatalf("ParseSet = %b, %q, %v", s, ignored, err)
+	}
+	for _, bad := range []string{"", "CAP_", "CAP_KILL ", "CAP_K-ILL", "CAP_KİLL"} {
+		if _, _, err := ParseSet([]string{bad}, 40); err == nil {
+			t.Errorf("malformed name %q accepted", bad)
+		}
 	}
 }

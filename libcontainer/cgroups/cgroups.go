@@ -1,6 +1,7 @@
 // Package cgroups places a container's processes in their cgroup on cgroup
-// v1, v2 and hybrid hosts, and kills and removes that cgroup on delete.
-// Resource limits are not applied here yet.
+// v1, v2 and hybrid hosts (directories Berth makes, or a systemd unit with
+// the systemd driver), applies the resource limits through
+// opencontainers/cgroups, and kills and removes that cgroup on delete.
 package cgroups
 
 import (
@@ -68,6 +69,11 @@ type Manager struct {
 	Paths map[string]string
 	// Mode is the host layout the paths were computed for.
 	Mode Mode
+	// Unit is the container's systemd unit (the systemd driver), nil with
+	// cgroupfs.
+	Unit *Unit
+	// pending holds limits Set got before the unit existed.
+	pending *Resources
 }
 
 // Sub returns a manager for an existing sub-cgroup of the container's
@@ -77,7 +83,31 @@ func (m *Manager) Sub(spec string) (*Manager, error) {
 	if !ok {
 		ctrls, sub = "", spec
 	}
+	// A sub-cgroup is below the container's: no component may climb
+	// (runc refuses them too), and an empty one is the container's own.
+	for _, c := range strings.Split(sub, "/") {
+		if c == ".." {
+			return nil, fmt.Errorf("sub-cgroup %q is not inside the container's cgroup", sub)
+		}
+	}
 	sub = filepath.Clean("/" + sub)
+	if ctrls != "" && m.Mode == Unified {
+		return nil, fmt.Errorf("sub-cgroup %q: controller names are for cgroup v1; on cgroup v2 give the path only", spec)
+	}
+	for _, c := range strings.Split(ctrls, ",") {
+		if c == "" {
+			continue
+		}
+		found := false
+		for key := range m.Paths {
+			if key != UnifiedKey && strings.Contains(","+key+",", ","+c+",") {
+				found = true
+			}
+		}
+		if !found {
+			return nil, fmt.Errorf("sub-cgroup %q: %s is not a cgroup controller of the container", spec, c)
+		}
+	}
 	res := &Manager{Paths: map[string]string{}, Mode: m.Mode}
 	for key, p := range m.Paths {
 		use := ctrls == ""
@@ -239,6 +269,10 @@ func parseV1Mounts(r io.Reader) (map[string]string, error) {
 // (say, a read-only mount in a nested container) the container goes without
 // it and its key is dropped from Paths.
 func (m *Manager) Create() (err error) {
+	if m.Unit != nil {
+		// systemd makes the unit's cgroup, with the init (ApplyUnified).
+		return nil
+	}
 	var made []string
 	defer func() {
 		if err != nil {
@@ -263,8 +297,13 @@ func (m *Manager) Create() (err error) {
 		}
 		if len(created) == 0 {
 			if pids, _ := readPids(p); len(pids) > 0 {
-				return fmt.Errorf("cgroup %s is not empty: it already has processes", p)
+				return fmt.Errorf("container's cgroup is not empty: %d process(es) found (%s)", len(pids), p) // runc 1.2's words
 			}
+		}
+		// A process started in a frozen cgroup (its own freezer, or an
+		// ancestor's) would wait there forever, and so would create.
+		if m.frozenAt(key, p) {
+			return fmt.Errorf("container's cgroup unexpectedly frozen: %s (thaw it before creating a container in it)", p)
 		}
 		if strings.Contains(","+key+",", ",cpuset,") {
 			if err := fillCpuset(p); err != nil {
@@ -355,7 +394,8 @@ func fillCpuset(p string) error {
 // none.
 func (m *Manager) OpenUnified() (int, error) {
 	p, ok := m.Paths[UnifiedKey]
-	if !ok {
+	if !ok || m.Unit != nil && !exists(p) {
+		// No cgroup yet: systemd makes it with the process in it.
 		return -1, nil
 	}
 	return unix.Open(p, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
@@ -379,6 +419,9 @@ func (m *Manager) ApplyV1(pid int) error {
 // seccomp filter, or a cgroup namespace its parent had joined).
 func (m *Manager) ApplyUnified(pid int) error {
 	p, ok := m.Paths[UnifiedKey]
+	if m.Unit != nil && !exists(p) {
+		return m.startUnit(pid)
+	}
 	if !ok {
 		return nil
 	}
@@ -462,6 +505,29 @@ func readPidsRecursive(dir string) ([]int, error) {
 	return all, err
 }
 
+// frozenAt reports whether the cgroup p (of hierarchy key) is frozen,
+// by itself or through an ancestor: v1's freezer.state says FROZEN or
+// FREEZING for both; v2's cgroup.events "frozen 1" is the effective state.
+func (m *Manager) frozenAt(key, p string) bool {
+	switch {
+	case key == UnifiedKey && m.Mode == Unified:
+		v, err := os.ReadFile(filepath.Join(p, "cgroup.events"))
+		if err != nil {
+			return false
+		}
+		for _, l := range strings.Split(string(v), "\n") {
+			if l == "frozen 1" {
+				return true
+			}
+		}
+		return false
+	case strings.Contains(","+key+",", ",freezer,"):
+		v, err := os.ReadFile(filepath.Join(p, "freezer.state"))
+		return err == nil && strings.TrimSpace(string(v)) != "THAWED"
+	}
+	return false
+}
+
 // Frozen reports whether the cgroup freezer holds the container.
 func (m *Manager) Frozen() bool {
 	if p, ok := m.Paths[UnifiedKey]; ok && m.Mode == Unified {
@@ -508,6 +574,9 @@ func exists(p string) bool {
 // Destroy kills what is left in the cgroup, waits until it is empty, and
 // removes every directory, deepest first. Missing directories are fine.
 func (m *Manager) Destroy() error {
+	if m.Unit != nil {
+		return m.destroySystemd()
+	}
 	if err := m.KillAll(); err != nil {
 		return err
 	}

@@ -80,3 +80,26 @@ func TestSubStaysInSystemdWithoutSubCgroup(t *testing.T) {
 		t.Error("a missing sub-cgroup of a named controller is accepted")
 	}
 }
+
+func TestParseUnit(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                               "system.slice:berth:id1",
+		"system.slice:docker:abc":        "system.slice:docker:abc",
+		"machine.slice:libpod:abc":       "machine.slice:libpod:abc",
+		"kubepods-burstable.slice:cri:x": "kubepods-burstable.slice:cri:x",
+	} {
+		u, err := ParseUnit(in, "id1", false)
+		if err != nil || u.String() != want {
+			t.Errorf("ParseUnit(%q) = %v, %v; want %s", in, u, err, want)
+		}
+	}
+	// a rootless caller's default is in its user manager's user.slice
+	if u, err := ParseUnit("", "id1", true); err != nil || u.String() != "user.slice:berth:id1" || !u.User {
+		t.Errorf("ParseUnit(\"\", user) = %+v, %v; want user.slice:berth:id1 of the user manager", u, err)
+	}
+	for _, bad := range []string{"/abs/path", "a:b", "a:b:c:d", "system.slice:p:", "s:p:a/b"} {
+		if _, err := ParseUnit(bad, "id1", false); err == nil {
+			t.Errorf("ParseUnit(%q) succeeded, want an error", bad)
+		}
+	}
+}

@@ -43,9 +43,12 @@ func (m *Manager) library(r *cg.Resources) (cg.Manager, error) {
 // Set writes the resource limits. Controllers the host lacks make it fail
 // with an error naming the controller and the cgroup.
 func (m *Manager) Set(res *Resources) error {
+	if m.Unit != nil {
+		return m.setSystemd(res)
+	}
 	r := &res.Resources
 	if m.Mode != Unified && len(r.Unified) > 0 {
-		return fmt.Errorf("linux.resources.unified needs cgroup v2; this host is cgroup %s", m.Mode)
+		return fmt.Errorf("invalid configuration: linux.resources.unified needs cgroup v2; this host is cgroup %s", m.Mode)
 	}
 	if m.Mode == Hybrid && len(r.HugetlbLimit) > 0 && !m.hasV1("hugetlb") {
 		// This host has hugetlb only in its v2 tree: apply it there.
@@ -57,7 +60,13 @@ func (m *Manager) Set(res *Resources) error {
 		r = &r2
 	}
 	if m.Mode == Unified {
+		if err := checkV1Only(r); err != nil {
+			return err
+		}
 		if err := m.enableControllers(r); err != nil {
+			return err
+		}
+		if err := m.checkBFQWeights(r); err != nil {
 			return err
 		}
 	} else {
@@ -80,6 +89,41 @@ func (m *Manager) Set(res *Resources) error {
 		return fmt.Errorf("set cgroup resources: %w", err)
 	}
 	return m.setKernelMemory(res)
+}
+
+// checkV1Only refuses, on cgroup v2, the limits only v1 controllers have:
+// the library's v2 manager would skip them without a word, and runtime-spec
+// says an unsupported value MUST be an error.
+func checkV1Only(r *cg.Resources) error {
+	field := ""
+	switch {
+	case r.MemorySwappiness != nil:
+		field = "memory.swappiness"
+	case r.OomKillDisable:
+		field = "memory.disableOOMKiller"
+	case r.CpuRtRuntime != 0 || r.CpuRtPeriod != 0:
+		field = "cpu.realtimeRuntime/realtimePeriod"
+	case r.NetClsClassid != 0:
+		field = "network.classID"
+	case len(r.NetPrioIfpriomap) > 0:
+		field = "network.priorities"
+	default:
+		return nil
+	}
+	return fmt.Errorf("invalid configuration: linux.resources.%s needs cgroup v1; this host is cgroup v2, which has no such limit", field)
+}
+
+// checkBFQWeights refuses per-device weights on a v2 cgroup without
+// io.bfq.weight (no device uses the BFQ scheduler): the library would skip
+// them silently.
+func (m *Manager) checkBFQWeights(r *cg.Resources) error {
+	if len(r.BlkioWeightDevice) == 0 {
+		return nil
+	}
+	if f := filepath.Join(m.Paths[UnifiedKey], "io.bfq.weight"); !exists(f) {
+		return fmt.Errorf("linux.resources.blockIO.weightDevice needs the BFQ I/O scheduler: there is no %s", f)
+	}
+	return nil
 }
 
 // setDevicesV1InOrder writes the device rules to the v1 devices cgroup one

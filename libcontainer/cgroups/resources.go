@@ -1,6 +1,7 @@
 package cgroups
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -35,6 +36,11 @@ func ToResources(r *specs.LinuxResources) (*Resources, error) {
 	}
 	res.Devices = devs
 	if m := r.Memory; m != nil {
+		if m.UseHierarchy != nil && !*m.UseHierarchy {
+			// Linux 5.11 removed non-hierarchical accounting ("mm: memcg:
+			// deprecate the non-hierarchical mode"); cgroup v2 never had it.
+			return nil, errors.New("memory.useHierarchy false: memory is always accounted hierarchically (no kernel since 5.11 can do otherwise)")
+		}
 		res.Memory = deref(m.Limit)
 		res.MemoryReservation = deref(m.Reservation)
 		res.MemorySwap = deref(m.Swap)

@@ -182,7 +182,7 @@ func onDevpts(fd int) error {
 // fdPath names fd through procfs, which is how Linux lets an O_PATH
 // descriptor be reopened or used as a mount source or target.
 func fdPath(fd int) string {
-	return "/proc/self/fd/" + strconv.Itoa(fd)
+	return "/proc/thread-self/fd/" + strconv.Itoa(fd)
 }
 
 // withFd runs fn on f's descriptor without f.Fd()'s side effect of switching

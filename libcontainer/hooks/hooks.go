@@ -14,6 +14,7 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/sirupsen/logrus"
 )
 
 // Run runs one hook with st on its stdin.
@@ -65,8 +66,10 @@ func Run(h specs.Hook, st specs.State) error {
 // kind of hook.
 func RunAll(kind string, hs []specs.Hook, st specs.State) error {
 	for i, h := range hs {
+		logrus.Debugf("running %s hook #%d: %s %q", kind, i, h.Path, h.Args)
 		if err := Run(h, st); err != nil {
-			return fmt.Errorf("%s hook #%d: %w", kind, i, err)
+			// runc's words: callers match "error running hook".
+			return fmt.Errorf("error running hook #%d (%s): %w", i, kind, err)
 		}
 	}
 	return nil
@@ -77,8 +80,9 @@ func RunAll(kind string, hs []specs.Hook, st specs.State) error {
 func RunAllLogged(kind string, hs []specs.Hook, st specs.State) error {
 	var errs []error
 	for i, h := range hs {
+		logrus.Debugf("running %s hook #%d: %s %q", kind, i, h.Path, h.Args)
 		if err := Run(h, st); err != nil {
-			errs = append(errs, fmt.Errorf("%s hook #%d: %w", kind, i, err))
+			errs = append(errs, fmt.Errorf("error running hook #%d (%s): %w", i, kind, err))
 		}
 	}
 	return errors.Join(errs...)

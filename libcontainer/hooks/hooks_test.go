@@ -45,7 +45,7 @@ func TestRunAllStopsAtFirstFailureAndLoggedRunsAll(t *testing.T) {
 		return specs.Hook{Path: "/bin/sh", Args: []string{"sh", "-c", "touch " + filepath.Join(dir, n)}}
 	}
 	fail := specs.Hook{Path: "/bin/false"}
-	if err := RunAll("prestart", []specs.Hook{mark("a"), fail, mark("b")}, specs.State{}); err == nil || !strings.Contains(err.Error(), "prestart hook #1") {
+	if err := RunAll("prestart", []specs.Hook{mark("a"), fail, mark("b")}, specs.State{}); err == nil || !strings.Contains(err.Error(), "error running hook #1 (prestart)") {
 		t.Fatalf("err = %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "b")); err == nil {

@@ -39,7 +39,12 @@ const (
 func Main() {
 	// Die with the runtime until it lets us go (see run). The runtime
 	// could not always ask for this at fork time.
-	unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0)
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
+		// Invariant 6 (the init dies with an unfinished runtime) rests
+		// on this: without it, do not go on.
+		fmt.Fprintf(os.Stderr, "berth init: set the parent-death signal: %v\n", err)
+		os.Exit(1)
+	}
 	if fd, err := strconv.Atoi(os.Getenv(EnvExeFd)); err == nil {
 		unix.Close(fd)
 	}
@@ -77,6 +82,9 @@ func run(conn *syncmsg.Conn) error {
 	if cfg.Process != nil {
 		proc = cfg.Process
 	}
+	if err := applyInitialAffinity(proc); err != nil {
+		return err
+	}
 	procfd := -1
 	if cfg.Exec {
 		// Processes already in the container must not ptrace us or read
@@ -106,7 +114,7 @@ func run(conn *syncmsg.Conn) error {
 		return err
 	}
 	lastCap := caps.LastCap()
-	sets, err := caps.FromSpec(proc.Capabilities, lastCap)
+	sets, _, err := caps.FromSpec(proc.Capabilities, lastCap) // the runtime warned
 	if err != nil {
 		return err
 	}
@@ -116,24 +124,24 @@ func run(conn *syncmsg.Conn) error {
 		}
 	}
 	filter := cfg.Seccomp
-	if err := conn.Send(syncmsg.Message{Type: syncmsg.Ready}); err != nil {
+	// From here on the container outlives the runtime that made it.
+	if err := releasedByRuntime(conn, ppid, true); err != nil {
 		return err
-	}
-	if _, err := conn.Expect(syncmsg.Run); err != nil {
-		return err
-	}
-	// From here on the container outlives the runtime that made it. If that
-	// runtime died before telling us to run, die too.
-	unix.Prctl(unix.PR_SET_PDEATHSIG, 0, 0, 0, 0)
-	if os.Getppid() != ppid {
-		unix.Kill(0, unix.SIGKILL)
-		os.Exit(1)
 	}
 	// No fd of the runtime may reach the container (CVE-2024-21626): all
 	// beyond the preserved ones close on exec. Done before seccomp, which
 	// may not know close_range.
 	if err := kernel.CloseOnExecFrom(3 + cfg.PreserveFds); err != nil {
 		return fmt.Errorf("mark fds close-on-exec: %w", err)
+	}
+	// Before seccomp, which may not allow personality(2).
+	if !cfg.Exec {
+		if err := setPersonality(spec.Linux.Personality); err != nil {
+			return err
+		}
+		if err := applyMemoryPolicy(spec.Linux.MemoryPolicy); err != nil {
+			return err
+		}
 	}
 	if err := finalize(proc, sets, lastCap, filter, conn); err != nil {
 		return err
@@ -151,7 +159,7 @@ func run(conn *syncmsg.Conn) error {
 	// From here "berth start" listens on the fifo: it sees EOF when execve
 	// closes our end (close-on-exec), or a message when something failed.
 	fail := func(err error) error {
-		unix.Write(fifo, []byte("E"+err.Error()))
+		unix.Write(fifo, syncmsg.FifoFailure(err))
 		unix.Close(fifo)
 		os.Exit(1)
 		return err
@@ -159,7 +167,15 @@ func run(conn *syncmsg.Conn) error {
 	if h := spec.Hooks; h != nil && len(h.StartContainer) > 0 {
 		st := *cfg.State
 		st.Status, st.Pid = specs.StateCreated, os.Getpid()
-		if err := hooks.RunAll("startContainer", h.StartContainer, st); err != nil {
+		// As runc: a startContainer hook without its own env gets the
+		// process's (it runs in the container, just before it).
+		hs := append([]specs.Hook(nil), h.StartContainer...)
+		for i := range hs {
+			if hs[i].Env == nil {
+				hs[i].Env = env
+			}
+		}
+		if err := hooks.RunAll("startContainer", hs, st); err != nil {
 			return fail(err)
 		}
 	}
@@ -175,7 +191,7 @@ func setupContainer(cfg *syncmsg.InitConfig, conn *syncmsg.Conn) (procfd int, er
 	if err := joinAndUnshare(cfg); err != nil {
 		return -1, err
 	}
-	if bundleHasNS(spec, specs.NetworkNamespace, true) {
+	if cfg.NewNetNS {
 		if err := loopbackUp(); err != nil {
 			return -1, err
 		}
@@ -208,11 +224,12 @@ func setupContainer(cfg *syncmsg.InitConfig, conn *syncmsg.Conn) (procfd int, er
 	}
 	rc := &rootfs.Config{
 		Spec: spec, Rootfs: cfg.Rootfs, NoPivot: cfg.NoPivot,
-		UserNS:   bundleHasNS(spec, specs.UserNamespace, false),
-		CgroupNS: bundleHasNS(spec, specs.CgroupNamespace, false), CgroupPaths: cfg.CgroupPaths,
+		UserNS:   cfg.UserNS,
+		CgroupNS: cfg.CgroupNS, CgroupPaths: cfg.CgroupPaths,
+		MountFds:    cfg.MountFds,
 		BeforePivot: func() error { return runtimeHooks(cfg, conn) },
 	}
-	if bundleHasNS(spec, specs.MountNamespace, false) || cfg.JoinMountNS != "" {
+	if cfg.MountNS {
 		if err := rootfs.Prepare(rc, devNull); err != nil {
 			return -1, err
 		}
@@ -251,6 +268,11 @@ func setupTerminal(cfg *syncmsg.InitConfig, proc *specs.Process) error {
 	}
 	defer master.Close()
 	defer peer.Close()
+	// As runc: the terminal belongs to the process's user (its group stays
+	// devpts's gid=, tty).
+	if err := peer.Chown(int(proc.User.UID), -1); err != nil {
+		return fmt.Errorf("chown the pty to uid %d: %w", proc.User.UID, err)
+	}
 	if sz := proc.ConsoleSize; sz != nil {
 		if err := console.SetSize(master, sz.Height, sz.Width); err != nil {
 			return fmt.Errorf("set console size: %w", err)
@@ -282,7 +304,12 @@ func runtimeHooks(cfg *syncmsg.InitConfig, conn *syncmsg.Conn) error {
 		}
 	}
 	if h := cfg.Spec.Hooks; h != nil && len(h.CreateContainer) > 0 {
-		// Hooks in the container's namespaces see its pid as it sees it.
+		// Hooks in the container's namespaces see its pid as it sees it,
+		// and run in its rootfs (runc's working directory there), so that
+		// relative paths like ./lib/... name the container's files.
+		if err := unix.Chdir(cfg.Rootfs); err != nil {
+			return fmt.Errorf("chdir to the rootfs for createContainer hooks: %w", err)
+		}
 		st := *cfg.State
 		st.Pid = os.Getpid()
 		return hooks.RunAll("createContainer", h.CreateContainer, st)
@@ -290,18 +317,35 @@ func runtimeHooks(cfg *syncmsg.InitConfig, conn *syncmsg.Conn) error {
 	return nil
 }
 
-// holdWithoutProcess finishes the protocol for a container that has no
-// process and then keeps its namespaces alive until it is deleted.
-func holdWithoutProcess(conn *syncmsg.Conn, ppid int) error {
+// releasedByRuntime is the step that lets the init outlive the runtime:
+// it says Ready, waits for Run, then clears the parent-death signal (design
+// invariant 6). If the runtime died before Run arrived (the init has been
+// reparented meanwhile), the init exits, first killing its process group
+// when group is true (what the container's init may have started).
+func releasedByRuntime(conn *syncmsg.Conn, ppid int, group bool) error {
 	if err := conn.Send(syncmsg.Message{Type: syncmsg.Ready}); err != nil {
 		return err
 	}
 	if _, err := conn.Expect(syncmsg.Run); err != nil {
 		return err
 	}
-	unix.Prctl(unix.PR_SET_PDEATHSIG, 0, 0, 0, 0)
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, 0, 0, 0, 0); err != nil {
+		return fmt.Errorf("clear the parent-death signal: %w", err)
+	}
 	if os.Getppid() != ppid {
+		if group {
+			unix.Kill(0, unix.SIGKILL)
+		}
 		os.Exit(1)
+	}
+	return nil
+}
+
+// holdWithoutProcess finishes the protocol for a container that has no
+// process and then keeps its namespaces alive until it is deleted.
+func holdWithoutProcess(conn *syncmsg.Conn, ppid int) error {
+	if err := releasedByRuntime(conn, ppid, false); err != nil {
+		return err
 	}
 	if err := kernel.CloseOnExecFrom(3); err != nil {
 		return err
@@ -335,17 +379,6 @@ func joinAndUnshare(cfg *syncmsg.InitConfig) error {
 		}
 	}
 	return nil
-}
-
-// bundleHasNS reports whether the spec has namespace t; with onlyNew, only
-// a namespace Berth creates (no path) counts.
-func bundleHasNS(s *specs.Spec, t specs.LinuxNamespaceType, onlyNew bool) bool {
-	for _, ns := range s.Linux.Namespaces {
-		if ns.Type == t && (!onlyNew || ns.Path == "") {
-			return true
-		}
-	}
-	return false
 }
 
 // loopbackUp sets IFF_UP on lo in the new network namespace.
@@ -394,6 +427,36 @@ func writeSysctls(m map[string]string) error {
 	return nil
 }
 
+// changeProfileOnExec asks AppArmor to confine this thread's next execve
+// with profile, through a verified procfs handle (a fresh procfs instance
+// where the kernel allows, resolved without crossing mounts), so a /proc
+// arranged by the image cannot swallow the write and leave the process
+// unconfined (CVE-2019-16884). The thread is the locked one that execs.
+func changeProfileOnExec(profile string) error {
+	if profile == "" {
+		return nil
+	}
+	proc, err := procfs.OpenProcRoot()
+	if err != nil {
+		return fmt.Errorf("apparmor profile %q: open procfs: %w", profile, err)
+	}
+	defer proc.Close()
+	// Linux 5.8+ has the per-LSM directory; older kernels only attr/exec.
+	h, closer, err := proc.OpenThreadSelf("attr/apparmor/exec")
+	if err != nil {
+		h, closer, err = proc.OpenThreadSelf("attr/exec")
+	}
+	if err != nil {
+		return fmt.Errorf("apparmor profile %q: open attr/exec: %w", profile, err)
+	}
+	defer closer()
+	defer h.Close()
+	if err := bprocfs.WriteHandle(h, "exec "+profile); err != nil {
+		return fmt.Errorf("apparmor profile %q: %w", profile, err)
+	}
+	return nil
+}
+
 // writeProcFile writes v to /proc/<sub> through the verified handle.
 func writeProcFile(proc *procfs.Handle, sub, v string) error {
 	h, err := proc.OpenRoot(sub)
@@ -430,6 +493,16 @@ func finalize(proc *specs.Process, sets *caps.Sets, lastCap int, filter *seccomp
 	if err := verifyCwd(); err != nil {
 		return err
 	}
+	// While the init still has its privileges (a real-time policy needs
+	// CAP_SYS_NICE) and before seccomp.
+	if err := applyProcessAttrs(proc); err != nil {
+		return err
+	}
+	// The profile takes effect at execve; written here, while the init is
+	// still privileged and before seccomp, as runc does.
+	if err := changeProfileOnExec(proc.ApparmorProfile); err != nil {
+		return err
+	}
 	if filter != nil && !proc.NoNewPrivileges {
 		if err := loadSeccomp(filter, conn); err != nil {
 			return err
@@ -462,15 +535,34 @@ func finalize(proc *specs.Process, sets *caps.Sets, lastCap int, filter *seccomp
 }
 
 // loadSeccomp installs the filter and, if it has a notify listener, lets
-// the runtime take the listener for the agent before closing ours.
+// the runtime take the listener for the agent before closing ours. The
+// listener's fd number is announced before the load (a free number kept
+// by a placeholder, which the listener then replaces): after the load, any
+// syscall of ours may be one the agent must answer.
 func loadSeccomp(filter *seccomp.Program, conn *syncmsg.Conn) error {
-	fd, err := filter.Load()
-	if err != nil || fd < 0 {
+	if !filter.Notify {
+		_, err := filter.Load()
 		return err
 	}
-	defer unix.Close(fd)
-	if err := conn.Send(syncmsg.Message{Type: syncmsg.Seccomp, Fd: fd}); err != nil {
+	slot, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("reserve an fd for the seccomp listener: %w", err)
+	}
+	defer unix.Close(slot)
+	if err := conn.Send(syncmsg.Message{Type: syncmsg.Seccomp, Fd: slot}); err != nil {
 		return err
+	}
+	fd, err := filter.Load()
+	if err != nil {
+		return err
+	}
+	if fd != slot {
+		// dup3 is not something a profile can usefully notify, and it
+		// replaces the placeholder atomically.
+		if err := unix.Dup3(fd, slot, unix.O_CLOEXEC); err != nil {
+			return fmt.Errorf("move the seccomp listener to fd %d: %w", slot, err)
+		}
+		unix.Close(fd)
 	}
 	_, err = conn.Expect(syncmsg.SeccompDone)
 	return err

@@ -10,15 +10,23 @@ import (
 	"strings"
 	"unsafe"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
 func uintptrOf(gids []uint32) uintptr { return uintptr(unsafe.Pointer(&gids[0])) }
 
-// withHome adds HOME from the container's /etc/passwd when the process env
-// lacks it, as runc does; "/" when the user has no entry.
+// withHome resolves duplicate entries (the last wins) and adds HOME from
+// the container's /etc/passwd when the env lacks it or has it empty, as
+// runc does; "/" when the user has no entry.
 func withHome(env []string, uid uint32) []string {
-	for _, e := range env {
+	env = dedupEnv(env)
+	for i, e := range env {
+		if e == "HOME=" {
+			// An empty HOME is no home: replaced, as runc does.
+			env = append(env[:i:i], env[i+1:]...)
+			break
+		}
 		if strings.HasPrefix(e, "HOME=") {
 			return env
 		}
@@ -36,6 +44,26 @@ func withHome(env []string, uid uint32) []string {
 		f.Close()
 	}
 	return append(env[:len(env):len(env)], "HOME="+home)
+}
+
+// dedupEnv keeps one entry per name, the last one given, at the place of
+// that last one (what a shell or os/exec would do with the list, and what
+// runc passes on).
+func dedupEnv(env []string) []string {
+	seen := make(map[string]bool, len(env))
+	out := make([]string, 0, len(env))
+	for i := len(env) - 1; i >= 0; i-- {
+		name, _, _ := strings.Cut(env[i], "=")
+		if seen[name] {
+			continue
+		}
+		seen[name] = true
+		out = append(out, env[i])
+	}
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	return out
 }
 
 // lookPath finds the executable in the container, with the container's PATH,
@@ -87,4 +115,25 @@ func isExecutable(p string) error {
 		return errors.New("permission denied")
 	}
 	return unix.Access(p, unix.X_OK)
+}
+
+// personalities are the execution domains runtime-spec names.
+var personalities = map[specs.LinuxPersonalityDomain]uintptr{
+	specs.PerLinux: 0x0000, specs.PerLinux32: 0x0008, // PER_LINUX, PER_LINUX32
+}
+
+// setPersonality applies linux.personality (the domain; runtime-spec
+// defines no flags yet). execve keeps it for the container's program.
+func setPersonality(p *specs.LinuxPersonality) error {
+	if p == nil {
+		return nil
+	}
+	d, ok := personalities[p.Domain]
+	if !ok || len(p.Flags) > 0 {
+		return fmt.Errorf("linux.personality: unknown domain %q or flags %q", p.Domain, p.Flags)
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_PERSONALITY, d, 0, 0); e != 0 {
+		return fmt.Errorf("linux.personality %s: %w", p.Domain, e)
+	}
+	return nil
 }

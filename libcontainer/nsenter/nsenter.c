@@ -10,11 +10,15 @@
 //  - forking into a new pid namespace created after those joins, or into
 //    a new time namespace, whose offsets must be written before any
 //    process is in it and which execve does not enter on every supported
-//    kernel (_BERTH_NSFORK, _BERTH_TIMENS_OFFSETS).
+//    kernel (_BERTH_NSFORK, _BERTH_TIMENS_OFFSETS);
+//  - making a user namespace whose maps a rootless runtime writes with
+//    newuidmap/newgidmap (CLONE_NEWUSER in _BERTH_NSUNSHARE): they need a
+//    process that is already in it, before the namespaces it is to own.
 //
 // It does nothing unless _BERTH_SYNCFD is set (only "berth init" has it).
 // It reports one line on the sync socket: "S" (this process goes on),
-// "P<pid>" (the forked child goes on) or "E<message>" (failure; exit 1).
+// "P<pid>" (the forked child goes on) or "E<message>" (failure; exit 1),
+// after an "M" line (write my maps) when it made a user namespace.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -106,6 +110,7 @@ static void join_cgroups(const char *dirs)
 
 static void join_all(const char *spec);
 static void set_time_offsets(const char *offsets);
+static void new_userns(void);
 
 void berth_nsenter(void)
 {
@@ -128,6 +133,10 @@ void berth_nsenter(void)
 
 	s = getenv("_BERTH_NSUNSHARE");
 	unshare_flags = s ? strtoul(s, NULL, 10) : 0;
+	if (unshare_flags & CLONE_NEWUSER) {
+		new_userns();
+		unshare_flags &= ~CLONE_NEWUSER;
+	}
 	if (unshare_flags && unshare(unshare_flags) < 0)
 		fail("create namespaces (flags %#lx)", unshare_flags);
 	if (unshare_flags & CLONE_NEWTIME)
@@ -150,6 +159,34 @@ void berth_nsenter(void)
 	}
 	report("P%ld", pid);
 	_exit(0);
+}
+
+/* new_userns makes a user namespace, has the runtime write its maps
+ * ("M", then one byte back: newuidmap runs outside, on our pid) and
+ * becomes its root. newuidmap checks that our /proc entries belong to the
+ * user who runs it, which they do only while we are dumpable. */
+static void new_userns(void)
+{
+	int dumpable = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
+	char ack;
+	ssize_t n;
+
+	if (unshare(CLONE_NEWUSER) < 0)
+		fail("create the user namespace");
+	if (dumpable != 1 && prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
+		fail("set dumpable for newuidmap");
+	report("M");
+	/* EOF: the runtime failed and says why itself. */
+	while ((n = read(syncfd, &ack, 1)) < 0 && errno == EINTR)
+		;
+	if (n != 1)
+		_exit(1);
+	if (dumpable != 1 && prctl(PR_SET_DUMPABLE, dumpable, 0, 0, 0) < 0)
+		fail("reset dumpable");
+	if (setresgid(0, 0, 0) < 0)
+		fail("setgid 0 in the new user namespace (gid 0 is not in its gidMappings?)");
+	if (setresuid(0, 0, 0) < 0)
+		fail("setuid 0 in the new user namespace (uid 0 is not in its uidMappings?)");
 }
 
 /* set_time_offsets writes the clock offsets ("<clock> <secs> <nsecs>"

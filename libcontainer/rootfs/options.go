@@ -16,9 +16,16 @@ type Options struct {
 	Bind, Recursive bool
 	// RecursiveRO is "rro": read-only applied to every submount.
 	RecursiveRO bool
+	// RecSet and RecClear are the mount attributes the recursive options
+	// ("rro", "rnosuid", "rrelatime", ...) set and clear on the mount and
+	// every submount (mount_setattr AT_RECURSIVE).
+	RecSet, RecClear uint64
 	// CopyUp is "tmpcopyup" (a runc extension): a tmpfs starts with a copy
 	// of what its destination held.
 	CopyUp bool
+	// IDMap is "idmap" or "ridmap": the bind mount gets an ID mapping;
+	// RecursiveIDMap ("ridmap") gives it to every submount too.
+	IDMap, RecursiveIDMap bool
 	// Data holds the options the file system interprets itself.
 	Data string
 }
@@ -41,6 +48,27 @@ var flagOptions = map[string]struct {
 	"silent": {false, unix.MS_SILENT}, "loud": {true, unix.MS_SILENT},
 	"iversion": {false, unix.MS_I_VERSION}, "noiversion": {true, unix.MS_I_VERSION},
 	"lazytime": {false, unix.MS_LAZYTIME}, "nolazytime": {true, unix.MS_LAZYTIME},
+	"nosymfollow": {false, unix.MS_NOSYMFOLLOW}, "symfollow": {true, unix.MS_NOSYMFOLLOW},
+	// mount(8)'s "defaults" (rw, suid, dev, exec, async) is what no option
+	// gives already.
+	"defaults": {false, 0},
+}
+
+// recursiveOptions are the recursive mount attributes (runc 1.1+ and
+// crun's names): set clears the other attributes of the same group.
+var recursiveOptions = map[string]struct {
+	set, clear uint64
+}{
+	"rro": {unix.MOUNT_ATTR_RDONLY, 0}, "rrw": {0, unix.MOUNT_ATTR_RDONLY},
+	"rnosuid": {unix.MOUNT_ATTR_NOSUID, 0}, "rsuid": {0, unix.MOUNT_ATTR_NOSUID},
+	"rnodev": {unix.MOUNT_ATTR_NODEV, 0}, "rdev": {0, unix.MOUNT_ATTR_NODEV},
+	"rnoexec": {unix.MOUNT_ATTR_NOEXEC, 0}, "rexec": {0, unix.MOUNT_ATTR_NOEXEC},
+	"rnodiratime": {unix.MOUNT_ATTR_NODIRATIME, 0}, "rdiratime": {0, unix.MOUNT_ATTR_NODIRATIME},
+	"rnosymfollow": {unix.MOUNT_ATTR_NOSYMFOLLOW, 0}, "rsymfollow": {0, unix.MOUNT_ATTR_NOSYMFOLLOW},
+	// The atime mode is one field: setting one clears the whole group.
+	"rrelatime": {unix.MOUNT_ATTR_RELATIME, unix.MOUNT_ATTR__ATIME}, "rnorelatime": {0, unix.MOUNT_ATTR__ATIME},
+	"rnoatime": {unix.MOUNT_ATTR_NOATIME, unix.MOUNT_ATTR__ATIME}, "ratime": {0, unix.MOUNT_ATTR__ATIME},
+	"rstrictatime": {unix.MOUNT_ATTR_STRICTATIME, unix.MOUNT_ATTR__ATIME}, "rnostrictatime": {0, unix.MOUNT_ATTR__ATIME},
 }
 
 var propagationOptions = map[string]uintptr{
@@ -59,7 +87,10 @@ func KnownOptions() []string {
 	for k := range propagationOptions {
 		res = append(res, k)
 	}
-	return append(res, "bind", "rbind", "rro", "tmpcopyup")
+	for k := range recursiveOptions {
+		res = append(res, k)
+	}
+	return append(res, "bind", "rbind", "tmpcopyup", "idmap", "ridmap")
 }
 
 // ParseOptions splits an OCI mount option list into flags and data.
@@ -86,10 +117,20 @@ func ParseOptions(opts []string) Options {
 			o.Bind = true
 		case "rbind":
 			o.Bind, o.Recursive = true, true
-		case "rro":
-			o.RecursiveRO = true
+		case "rro", "rrw", "rnosuid", "rsuid", "rnodev", "rdev", "rnoexec", "rexec", "rnodiratime", "rdiratime",
+			"rnosymfollow", "rsymfollow", "rrelatime", "rnorelatime", "rnoatime", "ratime", "rstrictatime", "rnostrictatime":
+			// The last option of a group wins (rro then rrw is rw); an
+			// atime mode clears the whole atime field first.
+			r := recursiveOptions[opt]
+			o.RecSet = o.RecSet&^r.clear | r.set
+			o.RecClear = o.RecClear&^r.set | r.clear
+			o.RecursiveRO = o.RecSet&unix.MOUNT_ATTR_RDONLY != 0
 		case "tmpcopyup":
 			o.CopyUp = true
+		case "idmap":
+			o.IDMap = true
+		case "ridmap":
+			o.IDMap, o.RecursiveIDMap = true, true
 		case "":
 		default:
 			data = append(data, opt)

@@ -30,12 +30,40 @@ func TestParseOptions(t *testing.T) {
 	}
 }
 
+// TestParseRecursiveOptions: the r* options become mount_setattr
+// attributes; the last of a group wins; nosymfollow is a flag.
+func TestParseRecursiveOptions(t *testing.T) {
+	for _, c := range []struct {
+		in         []string
+		set, clear uint64
+	}{
+		{[]string{"rbind", "rro"}, unix.MOUNT_ATTR_RDONLY, 0},
+		{[]string{"rro", "rrw"}, 0, unix.MOUNT_ATTR_RDONLY},
+		{[]string{"rnosuid", "rnodev", "rnoexec"}, unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_NOEXEC, 0},
+		{[]string{"rsuid"}, 0, unix.MOUNT_ATTR_NOSUID},
+		{[]string{"rnoatime"}, unix.MOUNT_ATTR_NOATIME, unix.MOUNT_ATTR__ATIME},
+		{[]string{"rnoatime", "rstrictatime"}, unix.MOUNT_ATTR_STRICTATIME, unix.MOUNT_ATTR__ATIME},
+		{[]string{"rnosymfollow"}, unix.MOUNT_ATTR_NOSYMFOLLOW, 0},
+	} {
+		o := ParseOptions(c.in)
+		if o.RecSet != c.set || o.RecClear != c.clear || o.Data != "" {
+			t.Errorf("%q: set %#x clear %#x data %q; want %#x %#x", c.in, o.RecSet, o.RecClear, o.Data, c.set, c.clear)
+		}
+	}
+	if o := ParseOptions([]string{"nosymfollow", "defaults"}); o.Flags != unix.MS_NOSYMFOLLOW || o.Data != "" {
+		t.Errorf("nosymfollow, defaults: %+v", o)
+	}
+}
+
 func FuzzParseOptions(f *testing.F) {
 	f.Add("nosuid,mode=755")
 	f.Fuzz(func(t *testing.T, s string) {
 		o := ParseOptions([]string{s})
 		if o.Flags&o.Clear != 0 {
 			t.Fatalf("flag both set and cleared: %+v", o)
+		}
+		if o.RecSet&o.RecClear&^unix.MOUNT_ATTR__ATIME != 0 {
+			t.Fatalf("recursive attribute both set and cleared: %+v", o)
 		}
 	})
 }

@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-runtime/berth/libcontainer/kernel"
+	"github.com/berth-runtime/berth/libcontainer/rootless"
 )
 
 // Config is what the rootfs setup needs to know.
@@ -35,6 +36,9 @@ type Config struct {
 	CgroupNS bool
 	// CgroupPaths are the container's cgroup directories on the host.
 	CgroupPaths map[string]string
+	// MountFds are, per spec mount, an fd of a detached copy of a bind
+	// source made by the runtime (0: mount the source path).
+	MountFds []int
 	// BeforePivot runs once everything is mounted, in the container's
 	// namespaces, before the root is switched (the createRuntime and
 	// createContainer hooks' moment).
@@ -45,6 +49,9 @@ type Config struct {
 // paths, and switches to it. devNull is an fd of the host's /dev/null,
 // verified by OpenDevNull.
 func Prepare(c *Config, devNull int) error {
+	if err := checkHostProc(); err != nil {
+		return err
+	}
 	prop := uintptr(unix.MS_SLAVE | unix.MS_REC)
 	if p := c.Spec.Linux.RootfsPropagation; p != "" {
 		f, ok := PropagationFlag(p)
@@ -81,6 +88,7 @@ func Prepare(c *Config, devNull int) error {
 	m := &mounter{c: c, rootfd: rootfd, root: os.NewFile(uintptr(rootDup), c.Rootfs)}
 	defer m.close()
 	for i := range c.Spec.Mounts {
+		m.cur = i
 		if err := m.mount(&c.Spec.Mounts[i]); err != nil {
 			return err
 		}
@@ -102,6 +110,20 @@ func Prepare(c *Config, devNull int) error {
 			return err
 		}
 	}
+	if o := m.devReadonly; o != nil {
+		if c.Spec.Process != nil && c.Spec.Process.Terminal {
+			// The console is bound onto /dev/console later, inside the
+			// container: the file must exist before /dev is read-only.
+			fd, err := m.openDest("/dev/console", true)
+			if err != nil {
+				return fmt.Errorf("create /dev/console: %w", err)
+			}
+			unix.Close(fd)
+		}
+		if err := m.remount("/dev", *o); err != nil {
+			return fmt.Errorf("make /dev read-only: %w", err)
+		}
+	}
 	if c.BeforePivot != nil {
 		if err := c.BeforePivot(); err != nil {
 			return err
@@ -119,6 +141,9 @@ func Prepare(c *Config, devNull int) error {
 		if err := m.maskPath(p, devNull); err != nil {
 			return err
 		}
+	}
+	if err := m.checkKernelMounts(); err != nil {
+		return err
 	}
 	if c.NoPivot {
 		return moveRoot(c.Rootfs)
@@ -148,12 +173,20 @@ type mounter struct {
 	rootfd int
 	// root is rootfd as a File for pathrs-lite (see rootHandle).
 	root *os.File
+	// kernel are the procfs and sysfs mounts made by fd (kernelfs.go).
+	kernel []kernelMount
+	// cur is the index of the spec mount being made.
+	cur int
+	// devReadonly holds the options of a read-only tmpfs /dev, mounted
+	// read-write until everything under it is made.
+	devReadonly *Options
 }
 
 func (m *mounter) close() {
 	if m.root != nil {
 		m.root.Close()
 	}
+	m.closeKernelMounts()
 }
 
 // resolve returns the host path of dest inside the rootfs.
@@ -206,7 +239,34 @@ func openat2(dirfd int, path string, how *unix.OpenHow) (int, error) {
 	return fd, kernel.Require("openat2(2)", "5.6", err)
 }
 
-func fdPath(fd int) string { return "/proc/self/fd/" + strconv.Itoa(fd) }
+// fdPath names fd for mount(2), which takes paths: the magic link of the
+// calling thread's fd table. Prepare first checks (checkHostProc) that this
+// /proc, the host's in the init's private mount namespace, is a procfs whose
+// thread-self/fd nothing covers; no container mount can reach it (they all
+// resolve inside the rootfs).
+func fdPath(fd int) string { return "/proc/thread-self/fd/" + strconv.Itoa(fd) }
+
+// checkHostProc checks that /proc is procfs and that thread-self/fd is
+// reached on it without crossing a mount (RESOLVE_NO_XDEV).
+func checkHostProc() error {
+	proc, err := unix.Open("/proc", unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open /proc: %w", err)
+	}
+	defer unix.Close(proc)
+	var st unix.Statfs_t
+	if err := unix.Fstatfs(proc, &st); err != nil || st.Type != unix.PROC_SUPER_MAGIC {
+		return fmt.Errorf("/proc of the runtime is not procfs (magic %#x, %v)", st.Type, err)
+	}
+	fd, err := openat2(proc, "thread-self/fd", &unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_XDEV | unix.RESOLVE_NO_MAGICLINKS,
+	})
+	if err != nil {
+		return fmt.Errorf("/proc/thread-self/fd of the runtime is not plain procfs: %w", err)
+	}
+	return unix.Close(fd)
+}
 
 func (m *mounter) mount(mnt *specs.Mount) error {
 	o := ParseOptions(mnt.Options)
@@ -215,6 +275,11 @@ func (m *mounter) mount(mnt *specs.Mount) error {
 		o.Bind = true
 	}
 	var err error
+	if _, kernelFS := kernelFS[typ]; !kernelFS || o.Bind {
+		m.forgetKernelMounts(mnt.Destination)
+	}
+	// Options a bind mount cannot take (o.Data) are not passed on; the
+	// runtime has warned about them (checkLinuxUnsupported).
 	switch {
 	case o.Bind:
 		err = m.bind(mnt, o)
@@ -223,10 +288,35 @@ func (m *mounter) mount(mnt *specs.Mount) error {
 	default:
 		err = m.fs(mnt, o, typ)
 	}
+	if err == nil && !o.Bind && o.RecSet|o.RecClear != 0 {
+		// Binds get them with their remount; other mounts here.
+		var fd int
+		if fd, err = m.openExisting(mnt.Destination); err == nil {
+			err = applyRecursive(fd, o)
+			unix.Close(fd)
+		}
+	}
 	if err != nil {
-		return fmt.Errorf("mount %s (%s) on %s: %w", mnt.Source, typeName(typ, o), mnt.Destination, err)
+		return fmt.Errorf("mount %s (%s) on %s: %w%s", mnt.Source, typeName(typ, o), mnt.Destination, err, m.userNSHint(err, o))
 	}
 	return nil
+}
+
+// userNSHint says why a user namespace's root may be refused a mount the
+// host's root could make: the kernel lets it mount only file systems made
+// for it, and bind only what its host ids may reach.
+func (m *mounter) userNSHint(err error, o Options) string {
+	switch {
+	case !m.c.UserNS:
+		return ""
+	case errors.Is(err, unix.EACCES) && o.Bind:
+		uid, _ := rootless.HostID(m.c.Spec.Linux.UIDMappings, 0)
+		return fmt.Sprintf(" (the container's root is host uid %d, which may not reach the source)", uid)
+	case errors.Is(err, unix.EPERM):
+		return " (in a user namespace the kernel allows only the file systems it lets an unprivileged user mount " +
+			"(tmpfs, proc with its own pid namespace, sysfs with its own network namespace, devpts, mqueue, ...) and binds)"
+	}
+	return ""
 }
 
 func typeName(typ string, o Options) string {
@@ -305,14 +395,20 @@ func (m *mounter) fs(mnt *specs.Mount, o Options, typ string) (err error) {
 	var fd int
 	if magic, ok := kernelFS[typ]; ok {
 		fd, err = m.openRealDir(mnt.Destination, typ)
-		if err == nil {
-			defer unix.Close(fd)
-			defer func() {
-				if err == nil {
-					err = m.checkMountedFS(mnt.Destination, typ, magic)
-				}
-			}()
+		if err != nil {
+			return err
 		}
+		defer unix.Close(fd)
+		if err = m.mountKernelFS(fd, mnt.Destination, typ, mnt.Source, o); !errors.Is(err, errNoFdMount) {
+			return err
+		}
+		err = nil // mount(2) below
+		m.forgetKernelMounts(mnt.Destination)
+		defer func() {
+			if err == nil {
+				err = m.checkMountedFS(mnt.Destination, typ, magic)
+			}
+		}()
 	} else {
 		fd, err = m.openDest(mnt.Destination, false)
 		if err == nil {
@@ -324,14 +420,30 @@ func (m *mounter) fs(mnt *specs.Mount, o Options, typ string) (err error) {
 	}
 	flags := o.Flags &^ unix.MS_REMOUNT
 	if err = unix.Mount(mnt.Source, fdPath(fd), typ, flags, o.Data); err != nil {
-		// The kernel refuses some options inside a user namespace (e.g. a
-		// read-only sysfs mount); retry the way runc does for sysfs.
+		// A user namespace may mount sysfs only with a network namespace
+		// of its own: bind the host's /sys read-only instead, as crun
+		// does (runc 1.1 fails).
 		if typ == "sysfs" && errors.Is(err, unix.EPERM) && m.c.UserNS {
-			return m.bind(&specs.Mount{Source: "/sys", Destination: mnt.Destination}, Options{Bind: true, Recursive: true, Flags: flags | unix.MS_RDONLY})
+			return m.bind(&specs.Mount{Source: "/sys", Destination: mnt.Destination}, sysfsFallback(flags))
 		}
 		return err
 	}
 	return m.propagate(mnt.Destination, o)
+}
+
+// sysfsFallback are the options of the bind of the host's /sys that
+// stands in for a sysfs a user namespace may not mount (it needs its own
+// network namespace): recursive, and read-only all the way down where
+// mount_setattr can say so, since the bind brings the host's mounts below
+// /sys along, which a new sysfs would not have.
+func sysfsFallback(flags uintptr) Options {
+	o := Options{Bind: true, Recursive: true, Flags: flags | unix.MS_RDONLY}
+	// Probed, not assumed (Has is optimistic until a call fails): on a
+	// kernel without it (5.10, 5.11) the bind is read-only at the top only.
+	if kernel.Probe(kernel.MountSetattr) {
+		o.RecSet = unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_NOEXEC
+	}
+	return o
 }
 
 // tmpfs mounts a tmpfs at the destination. As with runc, a destination that
@@ -360,6 +472,13 @@ func (m *mounter) tmpfs(mnt *specs.Mount, o Options) error {
 		data = strings.TrimSuffix(fmt.Sprintf("mode=%04o,%s", st.Mode&0o7777, data), ",")
 	}
 	flags := o.Flags &^ unix.MS_REMOUNT
+	if cleanDest(mnt.Destination) == "/dev" && flags&unix.MS_RDONLY != 0 {
+		// A read-only /dev still gets its mount points (pts, shm,
+		// mqueue), devices and links: made read-only at the end, as runc
+		// does (Prepare, devReadonly).
+		flags &^= unix.MS_RDONLY
+		m.devReadonly = &o
+	}
 	src := -1
 	if o.CopyUp && existed {
 		// Filled first and made read-only afterwards.
@@ -407,23 +526,46 @@ func (m *mounter) bind(mnt *specs.Mount, o Options) error {
 		}
 		src = abs
 	}
-	fi, err := os.Stat(src)
-	if err != nil {
-		return err
+	tree := 0
+	if m.cur < len(m.c.MountFds) {
+		tree = m.c.MountFds[m.cur]
 	}
-	fd, err := m.openDest(mnt.Destination, !fi.IsDir())
+	var isDir bool
+	if tree > 0 {
+		var st unix.Stat_t
+		if err := unix.Fstat(tree, &st); err != nil {
+			return err
+		}
+		isDir = st.Mode&unix.S_IFMT == unix.S_IFDIR
+	} else {
+		fi, err := os.Stat(src)
+		if err != nil {
+			return err
+		}
+		isDir = fi.IsDir()
+	}
+	fd, err := m.openDest(mnt.Destination, !isDir)
 	if err != nil {
 		return err
 	}
 	defer unix.Close(fd)
-	flags := uintptr(unix.MS_BIND)
-	if o.Recursive {
-		flags |= unix.MS_REC
+	if tree > 0 {
+		// The runtime's detached copy of the source (openBindSources).
+		err := unix.MoveMount(tree, "", fd, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH)
+		unix.Close(tree)
+		if err != nil {
+			return fmt.Errorf("move_mount: %w", err)
+		}
+	} else {
+		flags := uintptr(unix.MS_BIND)
+		if o.Recursive {
+			flags |= unix.MS_REC
+		}
+		if err := unix.Mount(src, fdPath(fd), "", flags, ""); err != nil {
+			return err
+		}
 	}
-	if err := unix.Mount(src, fdPath(fd), "", flags, ""); err != nil {
-		return err
-	}
-	if o.Flags&^(unix.MS_REC|unix.MS_REMOUNT|unix.MS_BIND) != 0 || o.RecursiveRO {
+	if o.Flags&^(unix.MS_REC|unix.MS_REMOUNT|unix.MS_BIND) != 0 || o.RecSet|o.RecClear != 0 {
 		if err := m.remount(mnt.Destination, o); err != nil {
 			return err
 		}
@@ -453,15 +595,23 @@ func (m *mounter) remount(dest string, o Options) error {
 	if err != nil {
 		return fmt.Errorf("remount: %w", err)
 	}
-	if o.RecursiveRO {
-		if !kernel.Has(kernel.MountSetattr) {
-			return kernel.Require("the rro mount option: mount_setattr(2)", "5.12", unix.ENOSYS)
-		}
-		attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
-		if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr); err != nil {
-			kernel.Lacks(kernel.MountSetattr, err)
-			return fmt.Errorf("make recursively read-only: %w", kernel.Require("the rro mount option: mount_setattr(2)", "5.12", err))
-		}
+	return applyRecursive(fd, o)
+}
+
+// applyRecursive sets the recursive mount attributes of o (rro, rnosuid,
+// ...) on the mount at fd and every mount below it.
+func applyRecursive(fd int, o Options) error {
+	if o.RecSet|o.RecClear == 0 {
+		return nil
+	}
+	const what = "the recursive mount options (rro, rnosuid, ...): mount_setattr(2)"
+	if !kernel.Has(kernel.MountSetattr) {
+		return kernel.Require(what, "5.12", unix.ENOSYS)
+	}
+	attr := unix.MountAttr{Attr_set: o.RecSet, Attr_clr: o.RecClear}
+	if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr); err != nil {
+		kernel.Lacks(kernel.MountSetattr, err)
+		return fmt.Errorf("apply the recursive mount options: %w", kernel.Require(what, "5.12", err))
 	}
 	return nil
 }
@@ -629,6 +779,9 @@ func pivotRoot(rootfs string) error {
 
 // moveRoot is --no-pivot: move the rootfs over / and chroot into it.
 func moveRoot(rootfs string) error {
+	if err := hideHostKernelFS(rootfs); err != nil {
+		return err
+	}
 	if err := unix.Chdir(rootfs); err != nil {
 		return err
 	}
@@ -639,6 +792,41 @@ func moveRoot(rootfs string) error {
 		return fmt.Errorf("chroot: %w", err)
 	}
 	return unix.Chdir("/")
+}
+
+// hideHostKernelFS detaches, in the container's mount namespace, every
+// procfs and sysfs mount outside the rootfs before a --no-pivot chroot.
+// pivot_root would take them away with the old root; a chroot leaves them
+// in the namespace, where the kernel counts them as fully visible and so
+// lets the container mount a fresh, unmasked procfs or sysfs (from a user
+// namespace of its own). Each is made a slave first, so the unmount never
+// reaches the host; where it cannot be unmounted, it is covered with an
+// empty tmpfs. (runc does the same.)
+func hideHostKernelFS(rootfs string) error {
+	mounts, err := mountinfo.GetMounts(func(i *mountinfo.Info) (skip, stop bool) {
+		inRoot := i.Mountpoint == rootfs || strings.HasPrefix(i.Mountpoint, rootfs+"/")
+		return inRoot || (i.FSType != "proc" && i.FSType != "sysfs"), false
+	})
+	if err != nil {
+		return fmt.Errorf("--no-pivot: read mountinfo: %w", err)
+	}
+	// Deepest first, so that a mount under another goes before it.
+	sort.Slice(mounts, func(a, b int) bool { return len(mounts[a].Mountpoint) > len(mounts[b].Mountpoint) })
+	for _, mi := range mounts {
+		p := mi.Mountpoint
+		if err := unix.Mount("", p, "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
+			return fmt.Errorf("--no-pivot: make %s a slave: %w", p, err)
+		}
+		if err := unix.Unmount(p, unix.MNT_DETACH); err != nil {
+			if !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.EPERM) {
+				return fmt.Errorf("--no-pivot: unmount the host's %s: %w", p, err)
+			}
+			if err := unix.Mount("tmpfs", p, "tmpfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "size=0"); err != nil {
+				return fmt.Errorf("--no-pivot: cover the host's %s: %w", p, err)
+			}
+		}
+	}
+	return nil
 }
 
 func remountReadonly(path string, recursive bool) error {
@@ -653,8 +841,13 @@ func remountReadonly(path string, recursive bool) error {
 	return unix.Mount("", path, "", flags, "")
 }
 
-// openExisting opens p inside the rootfs, O_PATH, without creating it.
+// openExisting opens p inside the rootfs, O_PATH, without creating it:
+// beneath the procfs or sysfs mount that holds it, if it is under one
+// mounted by fd.
 func (m *mounter) openExisting(p string) (int, error) {
+	if fd, ok, err := m.openUnderKernelFS(p); ok {
+		return fd, err
+	}
 	return openat2(m.rootfd, strings.TrimLeft(p, "/"), &unix.OpenHow{
 		Flags:   unix.O_PATH | unix.O_CLOEXEC,
 		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,

@@ -35,7 +35,7 @@ const (
 // wording, with s quoted as given.
 func Parse(s string) (unix.Signal, error) {
 	if n, err := strconv.Atoi(s); err == nil {
-		if n < 1 || n > maxSignal {
+		if n < 0 || n > maxSignal { // 0 probes that the process exists
 			return 0, unknown(s)
 		}
 		return unix.Signal(n), nil

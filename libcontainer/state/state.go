@@ -29,11 +29,10 @@ const (
 
 // Status values, as the OCI state and runc print them.
 const (
-	Creating = "creating"
-	Created  = "created"
-	Running  = "running"
-	Paused   = "paused"
-	Stopped  = "stopped"
+	Created = "created"
+	Running = "running"
+	Paused  = "paused"
+	Stopped = "stopped"
 )
 
 // State is what Berth persists about a container.
@@ -47,6 +46,12 @@ type State struct {
 	Created       time.Time         `json:"created"`
 	Owner         string            `json:"owner,omitempty"`
 	CgroupPaths   map[string]string `json:"cgroupPaths,omitempty"`
+	// SystemdUnit is the container's systemd unit as slice:prefix:name
+	// (the systemd cgroup driver), empty with cgroupfs.
+	SystemdUnit string `json:"systemdUnit,omitempty"`
+	// SystemdUser is true when the unit is the user's systemd manager's
+	// (a rootless caller's), not the system's.
+	SystemdUser bool `json:"systemdUser,omitempty"`
 	// SharedPidNS is true when the container has no pid namespace of its own,
 	// so killing its init does not kill the rest of its processes.
 	SharedPidNS bool `json:"sharedPidNS,omitempty"`

@@ -12,6 +12,7 @@ import (
 	"os"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/sirupsen/logrus"
 
 	"github.com/berth-runtime/berth/libcontainer/seccomp"
 )
@@ -35,9 +36,11 @@ const (
 	Hooks Type = "hooks"
 	// HooksDone (parent → init): those hooks succeeded.
 	HooksDone Type = "hooksDone"
-	// Seccomp (init → parent): the filter is loaded; Fd is the init's
-	// number of the notify listener, which the runtime copies with
-	// pidfd_getfd and hands to the seccomp agent.
+	// Seccomp (init → parent): the init is about to load a filter with a
+	// notify listener, which it will hold at Fd; the runtime copies it
+	// with pidfd_getfd once it is there and hands it to the seccomp agent.
+	// (Sent before the load: after it, the init's own write may be a
+	// notified syscall that nobody can answer yet.)
 	Seccomp Type = "seccomp"
 	// SeccompDone (parent → init): the agent has the fd.
 	SeccompDone Type = "seccompDone"
@@ -67,6 +70,10 @@ type InitConfig struct {
 	Seccomp *seccomp.Program `json:"seccomp,omitempty"`
 	// ConsoleFd is the init's fd of the console socket (0: no terminal).
 	ConsoleFd int `json:"consoleFd,omitempty"`
+	// MountFds are, per spec mount, the init's fd of a detached copy of
+	// the bind mount's source (open_tree), made by the runtime where the
+	// init, in its user namespace, may not reach the source; 0: none.
+	MountFds []int `json:"mountFds,omitempty"`
 	// UnshareCgroupNS asks the init to create its cgroup namespace itself,
 	// after it has been placed in its cgroup.
 	UnshareCgroupNS bool `json:"unshareCgroupNS,omitempty"`
@@ -85,6 +92,16 @@ type InitConfig struct {
 	CgroupPaths map[string]string `json:"cgroupPaths,omitempty"`
 	// PrivatePidNS is true when the init is pid 1 of a new pid namespace.
 	PrivatePidNS bool `json:"privatePidNS,omitempty"`
+	// NewNetNS, UserNS, CgroupNS and MountNS say, from the runtime's plan,
+	// whether the container has a network namespace of its own (to bring
+	// lo up), is in a user namespace other than the host's (its own, or
+	// the runtime's: rootless podman runs it in one), has a cgroup namespace, and has a
+	// mount namespace (new or joined) to build its rootfs in: the init
+	// does not read the spec's namespace list again.
+	NewNetNS bool `json:"newNetNS,omitempty"`
+	UserNS   bool `json:"userNS,omitempty"`
+	CgroupNS bool `json:"cgroupNS,omitempty"`
+	MountNS  bool `json:"mountNS,omitempty"`
 }
 
 // Conn is one end of the protocol.
@@ -101,6 +118,7 @@ func NewConn(f *os.File) *Conn {
 
 // Send writes one message.
 func (c *Conn) Send(m Message) error {
+	logrus.Debugf("sync: sending %q", m.Type)
 	if err := c.enc.Encode(m); err != nil {
 		return fmt.Errorf("send %s: %w", m.Type, err)
 	}
@@ -120,6 +138,7 @@ func (c *Conn) Recv() (Message, error) {
 		}
 		return m, fmt.Errorf("receive: %w", err)
 	}
+	logrus.Debugf("sync: received %q", m.Type)
 	if m.Type == Error {
 		return m, errors.New(m.Message)
 	}
@@ -137,9 +156,6 @@ func (c *Conn) Expect(t Type) (Message, error) {
 	}
 	return m, nil
 }
-
-// File returns the underlying file.
-func (c *Conn) File() *os.File { return c.f }
 
 // Close closes the connection.
 func (c *Conn) Close() error { return c.f.Close() }

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berth-runtime/berth/tests/callerkit"
+	"github.com/berth-runtime/berth/tests/internal/testkit"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -86,14 +86,14 @@ func (c *ctr) cleanup() {
 	if r.Code != 0 && !strings.Contains(r.Err, "does not exist") && !strings.Contains(r.Err, "not exist") {
 		t.Errorf("cleanup: %s", r)
 	}
-	if c.conmonPid > 0 && !callerkit.Eventually(10*time.Second, func() bool { return !pidAlive(c.conmonPid, "conmon") }) {
+	if c.conmonPid > 0 && !testkit.Eventually(10*time.Second, func() bool { return !pidAlive(c.conmonPid, "conmon") }) {
 		t.Errorf("conmon %d of %s still running 10s after the container was deleted; killing it", c.conmonPid, c.id)
 		syscall.Kill(c.conmonPid, syscall.SIGKILL)
 	}
 	if _, err := os.Stat(filepath.Join(s.root, c.id)); err == nil {
 		t.Errorf("the runtime's state dir %s is still there", filepath.Join(s.root, c.id))
 	}
-	callerkit.CheckNoLeaks(t, c.id)
+	testkit.CheckNoLeaks(t, c.id)
 	if !t.Failed() {
 		os.RemoveAll(c.dir)
 	}
@@ -309,7 +309,7 @@ func (c *ctr) exitFile() string { return filepath.Join(s.exits, c.id) }
 // waitExit waits for conmon to record the container's exit code.
 func (c *ctr) waitExit(timeout time.Duration) (int, error) {
 	var b []byte
-	if !callerkit.Eventually(timeout, func() bool {
+	if !testkit.Eventually(timeout, func() bool {
 		var err error
 		b, err = os.ReadFile(c.exitFile())
 		return err == nil && len(b) > 0
@@ -338,7 +338,7 @@ func (c *ctr) mustExit(want int) {
 // mustConmonExit fails unless conmon exits once its container has.
 func (c *ctr) mustConmonExit() {
 	c.t.Helper()
-	if !callerkit.Eventually(10*time.Second, func() bool { return !pidAlive(c.conmonPid, "conmon") }) {
+	if !testkit.Eventually(10*time.Second, func() bool { return !pidAlive(c.conmonPid, "conmon") }) {
 		c.t.Errorf("conmon %d still running 10s after its container exited", c.conmonPid)
 	}
 }
@@ -355,7 +355,7 @@ func (c *ctr) log() []logLine {
 
 // waitLog waits until the container's stdout log contains want.
 func (c *ctr) waitLog(want string, timeout time.Duration) bool {
-	return callerkit.Eventually(timeout, func() bool {
+	return testkit.Eventually(timeout, func() bool {
 		l, _ := readK8sLog(c.logPath)
 		return strings.Contains(streamText(l, "stdout"), want)
 	})
@@ -573,7 +573,7 @@ func (c *ctr) execAttach(t testing.TB, args []string, tty, stdin bool, input str
 	if b, err := os.ReadFile(filepath.Join(exitDir, c.id)); err != nil || strings.TrimSpace(string(b)) != strconv.Itoa(*si.Data) {
 		t.Errorf("exec exit file %q %v, sync pipe said %d", b, err, *si.Data)
 	}
-	if !callerkit.Eventually(10*time.Second, func() bool { return !pidAlive(conmonPid, "conmon") }) {
+	if !testkit.Eventually(10*time.Second, func() bool { return !pidAlive(conmonPid, "conmon") }) {
 		t.Errorf("exec conmon %d still running 10s after the exec ended", conmonPid)
 	}
 	return out, execResult{stdout: string(out.stdout), stderr: string(out.stderr), code: *si.Data, message: si.Message}

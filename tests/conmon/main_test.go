@@ -37,7 +37,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berth-runtime/berth/tests/callerkit"
+	"github.com/berth-runtime/berth/tests/internal/testkit"
 	"golang.org/x/sys/unix"
 )
 
@@ -53,7 +53,7 @@ type suite struct {
 	runtime   string // the runtime under test
 	isRunc    bool
 	cgroupV2  bool // /sys/fs/cgroup is cgroup2 (tests/run-v2.sh's view)
-	shim      *callerkit.Shim
+	shim      *testkit.Shim
 	conmon    string
 }
 
@@ -89,11 +89,11 @@ func runMain(m *testing.M) int {
 	}
 	code := m.Run()
 	var left []string
-	callerkit.Eventually(10*time.Second, func() bool {
-		left = callerkit.Leaks(s.tag)
+	testkit.Eventually(10*time.Second, func() bool {
+		left = testkit.Leaks(s.tag)
 		return len(left) == 0
 	})
-	if st := callerkit.DirEntries(s.root); len(st) > 0 {
+	if st := testkit.DirEntries(s.root); len(st) > 0 {
 		left = append(left, fmt.Sprintf("runtime state in %s: %v", s.root, st))
 	}
 	if len(left) > 0 {
@@ -119,16 +119,16 @@ func setup() error {
 	s.root = filepath.Join(s.dir, "root")
 	s.exits = filepath.Join(s.dir, "exits")
 	s.socks = filepath.Join(s.dir, "socks")
-	rt, err := callerkit.BerthBinary(s.dir)
+	rt, err := testkit.BerthBinary(s.dir)
 	if err != nil {
 		return err
 	}
 	s.runtime = rt
 	s.isRunc = strings.Contains(filepath.Base(rt), "runc")
-	if s.shim, err = callerkit.NewShim(filepath.Join(s.dir, "shim"), "berth", rt); err != nil {
+	if s.shim, err = testkit.NewShim(filepath.Join(s.dir, "shim"), "berth", rt); err != nil {
 		return err
 	}
-	tarball, err := callerkit.RootfsTar()
+	tarball, err := testkit.RootfsTar()
 	if err != nil {
 		return err
 	}
@@ -149,15 +149,15 @@ func setup() error {
 
 // rt runs the runtime (through the shim) with the suite's --root, as CRI-O
 // runs it for start, kill, update, pause, state and delete.
-func rt(t testing.TB, args ...string) callerkit.Result {
+func rt(t testing.TB, args ...string) testkit.Result {
 	t.Helper()
-	return callerkit.Run(t, callerkit.Cmd{Args: append([]string{s.shim.Path, "--root", s.root}, args...), Timeout: 30 * time.Second})
+	return testkit.Run(t, testkit.Cmd{Args: append([]string{s.shim.Path, "--root", s.root}, args...), Timeout: 30 * time.Second})
 }
 
 // rtStdin is rt with stdin (update --resources -).
-func rtStdin(t testing.TB, stdin []byte, args ...string) callerkit.Result {
+func rtStdin(t testing.TB, stdin []byte, args ...string) testkit.Result {
 	t.Helper()
-	return callerkit.Run(t, callerkit.Cmd{Args: append([]string{s.shim.Path, "--root", s.root}, args...), Stdin: stdin, Timeout: 30 * time.Second})
+	return testkit.Run(t, testkit.Cmd{Args: append([]string{s.shim.Path, "--root", s.root}, args...), Stdin: stdin, Timeout: 30 * time.Second})
 }
 
 func mustRt(t testing.TB, args ...string) string {

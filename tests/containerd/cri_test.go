@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berth-runtime/berth/tests/callerkit"
+	"github.com/berth-runtime/berth/tests/internal/testkit"
 )
 
 // CRI enum values (k8s.io/cri-api v1).
@@ -24,18 +24,18 @@ const (
 
 // crictl runs crictl against the suite's containerd. A missing crictl
 // fails the test: it is installed by `make callers-deps`.
-func crictl(t *testing.T, args ...string) callerkit.Result {
+func crictl(t *testing.T, args ...string) testkit.Result {
 	t.Helper()
 	return crictlWith(t, nil, args...)
 }
 
-func crictlWith(t *testing.T, stdin []byte, args ...string) callerkit.Result {
+func crictlWith(t *testing.T, stdin []byte, args ...string) testkit.Result {
 	t.Helper()
 	if suite.crictl == "" {
 		t.Fatalf("%v", suite.crictlErr)
 	}
 	full := append([]string{suite.crictl, "--config", suite.crictlCfg}, args...)
-	return callerkit.Run(t, callerkit.Cmd{Args: full, Stdin: stdin, Timeout: 60 * time.Second})
+	return testkit.Run(t, testkit.Cmd{Args: full, Stdin: stdin, Timeout: 60 * time.Second})
 }
 
 func crictlOK(t *testing.T, args ...string) string {
@@ -141,7 +141,7 @@ func inspect(t *testing.T, id string) map[string]any {
 func waitExited(t *testing.T, id string) map[string]any {
 	t.Helper()
 	var st map[string]any
-	if !callerkit.Eventually(20*time.Second, func() bool {
+	if !testkit.Eventually(20*time.Second, func() bool {
 		st = inspect(t, id)
 		return st["state"] == "CONTAINER_EXITED"
 	}) {
@@ -179,8 +179,8 @@ func TestCRIPodLifecycle(t *testing.T) {
 		}
 	})
 	t.Run("logs keep stdout and stderr apart", func(t *testing.T) {
-		var r callerkit.Result
-		callerkit.Eventually(10*time.Second, func() bool {
+		var r testkit.Result
+		testkit.Eventually(10*time.Second, func() bool {
 			r = crictl(t, "logs", id)
 			return r.Out == "out\n" && r.Err == "err\n"
 		})
@@ -240,7 +240,7 @@ func TestCRIStopKillsAfterTimeout137(t *testing.T) {
 	t.Parallel()
 	p := newPod(t, "berth", nsContainer)
 	id := newContainer(t, p, ctrCfg([]string{"sh", "-c", "trap '' TERM; echo ready; while :; do sleep 0.1; done"}))
-	callerkit.Eventually(10*time.Second, func() bool { return strings.Contains(crictl(t, "logs", id).Out, "ready") })
+	testkit.Eventually(10*time.Second, func() bool { return strings.Contains(crictl(t, "logs", id).Out, "ready") })
 	start := time.Now()
 	crictlOK(t, "stop", "-t", "2", id)
 	d := time.Since(start)
@@ -401,7 +401,7 @@ func TestCRITTYAndStdin(t *testing.T) {
 			c["stdin"] = true
 		}))
 		var out string
-		callerkit.Eventually(10*time.Second, func() bool { out = crictl(t, "logs", id).Out; return out != "" })
+		testkit.Eventually(10*time.Second, func() bool { out = crictl(t, "logs", id).Out; return out != "" })
 		if !strings.HasPrefix(out, "/dev/pts/") {
 			t.Errorf("tty in a tty container: %q", out)
 		}

@@ -12,19 +12,19 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berth-runtime/berth/tests/callerkit"
+	"github.com/berth-runtime/berth/tests/internal/testkit"
 )
 
 // ctr runs ctr against the suite's containerd and namespace.
-func ctr(t *testing.T, args ...string) callerkit.Result {
+func ctr(t *testing.T, args ...string) testkit.Result {
 	t.Helper()
 	return ctrWith(t, nil, args...)
 }
 
-func ctrWith(t *testing.T, stdin []byte, args ...string) callerkit.Result {
+func ctrWith(t *testing.T, stdin []byte, args ...string) testkit.Result {
 	t.Helper()
 	full := append([]string{"ctr", "-a", suite.sock, "-n", suite.ns}, args...)
-	return callerkit.Run(t, callerkit.Cmd{Args: full, Stdin: stdin, Timeout: 60 * time.Second})
+	return testkit.Run(t, testkit.Cmd{Args: full, Stdin: stdin, Timeout: 60 * time.Second})
 }
 
 // runArgs is `ctr run` with the runc shim pointed at the berth shim.
@@ -45,7 +45,7 @@ func removeOnCleanup(t *testing.T, name string) {
 
 // ctrRun runs a container in the foreground with --rm and returns ctr's
 // result (ctr run exits with the container's status).
-func ctrRun(t *testing.T, opts []string, cmd ...string) (string, callerkit.Result) {
+func ctrRun(t *testing.T, opts []string, cmd ...string) (string, testkit.Result) {
 	t.Helper()
 	name := uniq("run")
 	removeOnCleanup(t, name)
@@ -93,7 +93,7 @@ func task(t *testing.T, name string) (int, string) {
 func waitStatus(t *testing.T, name, want string) {
 	t.Helper()
 	var got string
-	if !callerkit.Eventually(20*time.Second, func() bool { _, got = task(t, name); return got == want }) {
+	if !testkit.Eventually(20*time.Second, func() bool { _, got = task(t, name); return got == want }) {
 		t.Fatalf("task %s: status %q, want %q", name, got, want)
 	}
 }
@@ -162,7 +162,7 @@ func foreground(t *testing.T, ready string, opts []string, cmd ...string) (*bg, 
 	removeOnCleanup(t, name)
 	args := append([]string{"ctr", "-a", suite.sock, "-n", suite.ns}, runArgs(name, append([]string{"--rm"}, opts...), cmd...)...)
 	b := startBg(t, args...)
-	if !callerkit.Eventually(30*time.Second, func() bool { return strings.Contains(b.Output(), ready) }) {
+	if !testkit.Eventually(30*time.Second, func() bool { return strings.Contains(b.Output(), ready) }) {
 		t.Fatalf("container never printed %q: %q", ready, b.Output())
 	}
 	requireBerthRan(t, name)
@@ -171,13 +171,13 @@ func foreground(t *testing.T, ready string, opts []string, cmd ...string) (*bg, 
 
 // inTTY runs a command line under script(1), which gives it a terminal as
 // stdin (ctr -t needs its own stdin to be a console).
-func inTTY(t *testing.T, args ...string) callerkit.Result {
+func inTTY(t *testing.T, args ...string) testkit.Result {
 	t.Helper()
 	q := make([]string, len(args))
 	for i, a := range args {
 		q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
 	}
-	return callerkit.Run(t, callerkit.Cmd{Args: []string{"script", "-qec", strings.Join(q, " "), "/dev/null"}, Timeout: 60 * time.Second})
+	return testkit.Run(t, testkit.Cmd{Args: []string{"script", "-qec", strings.Join(q, " "), "/dev/null"}, Timeout: 60 * time.Second})
 }
 
 // status returns the lines of /proc/self/status named by keys, as the
@@ -404,14 +404,14 @@ func TestCtrExec(t *testing.T) {
 // output is empty. ctr 1.6 cancels the copy of an exec's output as soon as
 // it has the exit status, and under load loses the output now and then:
 // 5 of 200 execs with runc 1.1 as with Berth here (8 execs at a time).
-func ctrExec(t *testing.T, args ...string) callerkit.Result {
+func ctrExec(t *testing.T, args ...string) testkit.Result {
 	t.Helper()
 	return ctrExecIn(t, nil, args...)
 }
 
-func ctrExecIn(t *testing.T, stdin []byte, args ...string) callerkit.Result {
+func ctrExecIn(t *testing.T, stdin []byte, args ...string) testkit.Result {
 	t.Helper()
-	var r callerkit.Result
+	var r testkit.Result
 	for try := 0; try < 3; try++ {
 		r = ctrWith(t, stdin, append([]string{"task", "exec", "--exec-id", uniq("e")}, args...)...)
 		if r.Out != "" || r.Code < 0 {
@@ -666,7 +666,7 @@ func TestCtrParallelContainers(t *testing.T) {
 	t.Parallel()
 	const n = 20
 	var wg sync.WaitGroup
-	results := make([]callerkit.Result, n)
+	results := make([]testkit.Result, n)
 	names := make([]string, n)
 	for i := 0; i < n; i++ {
 		names[i] = uniq("par")

@@ -32,7 +32,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berth-runtime/berth/tests/callerkit"
+	"github.com/berth-runtime/berth/tests/internal/testkit"
 )
 
 const (
@@ -47,16 +47,16 @@ var suite struct {
 	dir       string
 	sock      string
 	ns        string // ctr's containerd namespace
-	shim      *callerkit.Shim
-	pathShim  *callerkit.Shim // the same, named runc, first on the daemon's PATH
-	ctrRoot   string          // runc root ctr's containers get (--runc-root)
-	criRoot   string          // runc root of the CRI "berth" handler (options.Root)
-	runcRoot  string          // runc root of the CRI "runc" handler
-	cgParent  string          // CRI pods' cgroup parent
-	crictl    string          // "" when missing: the CRI tests fail
+	shim      *testkit.Shim
+	pathShim  *testkit.Shim // the same, named runc, first on the daemon's PATH
+	ctrRoot   string        // runc root ctr's containers get (--runc-root)
+	criRoot   string        // runc root of the CRI "berth" handler (options.Root)
+	runcRoot  string        // runc root of the CRI "runc" handler
+	cgParent  string        // CRI pods' cgroup parent
+	crictl    string        // "" when missing: the CRI tests fail
 	crictlErr error
 	crictlCfg string
-	daemon    *callerkit.Daemon
+	daemon    *testkit.Daemon
 	isRunc    bool // BERTH_BIN is runc: the tests validate themselves
 }
 
@@ -104,19 +104,19 @@ func setupAndRun(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "tests/containerd: "+format+"\n", a...)
 		return 1
 	}
-	berth, err := callerkit.BerthBinary(suite.dir)
+	berth, err := testkit.BerthBinary(suite.dir)
 	if err != nil {
 		return fail("%v", err)
 	}
 	suite.isRunc = strings.Contains(filepath.Base(berth), "runc")
 	// The shim is named "berth": the runtime name the caller is given.
-	suite.shim, err = callerkit.NewShim(filepath.Join(suite.dir, "bin"), "berth", berth)
+	suite.shim, err = testkit.NewShim(filepath.Join(suite.dir, "bin"), "berth", berth)
 	if err != nil {
 		return fail("%v", err)
 	}
 	// ctr drops BinaryName for some options (see TestCtrUserNamespace);
 	// the shim then runs "runc" from containerd's PATH, where this one is.
-	suite.pathShim, err = callerkit.NewShim(filepath.Join(suite.dir, "path-bin"), "runc", berth)
+	suite.pathShim, err = testkit.NewShim(filepath.Join(suite.dir, "path-bin"), "runc", berth)
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -141,7 +141,7 @@ func setupAndRun(m *testing.M) int {
 		return exec.Command("ctr", "-a", suite.sock, "version").Run()
 	}
 	env := []string{"PATH=" + filepath.Dir(suite.pathShim.Path) + ":" + os.Getenv("PATH")}
-	suite.daemon, err = callerkit.StartDaemon("containerd", logPath, env, ready, 30*time.Second,
+	suite.daemon, err = testkit.StartDaemon("containerd", logPath, env, ready, 30*time.Second,
 		"containerd", "-c", cfg)
 	if err != nil {
 		return fail("%v", err)
@@ -168,7 +168,7 @@ func setupAndRun(m *testing.M) int {
 	}
 	// The runtime roots must hold no container of ours.
 	for _, root := range []string{filepath.Join(suite.ctrRoot, suite.ns), filepath.Join(suite.criRoot, criNS), filepath.Join(suite.runcRoot, criNS)} {
-		if left := callerkit.DirEntries(root); len(left) > 0 {
+		if left := testkit.DirEntries(root); len(left) > 0 {
 			fmt.Fprintf(os.Stderr, "tests/containerd: runtime state left in %s: %v\n", root, left)
 			code = 1
 		}
@@ -179,8 +179,8 @@ func setupAndRun(m *testing.M) int {
 	removeCgroupParents(suite.cgParent, "/"+suite.ns)
 	// Unmount the snapshots' and state mounts a killed daemon might leave.
 	var left []string
-	callerkit.Eventually(10*time.Second, func() bool {
-		left = callerkit.Leaks(suite.token)
+	testkit.Eventually(10*time.Second, func() bool {
+		left = testkit.Leaks(suite.token)
 		return len(left) == 0
 	})
 	if len(left) > 0 {
@@ -253,7 +253,7 @@ func findCrictl() (string, error) {
 	if p := os.Getenv("CRICTL"); p != "" {
 		return p, nil
 	}
-	if p := filepath.Join(callerkit.RepoDir(), ".bin", "crictl"); isExec(p) {
+	if p := filepath.Join(testkit.RepoDir(), ".bin", "crictl"); isExec(p) {
 		return p, nil
 	}
 	if p, err := exec.LookPath("crictl"); err == nil {
@@ -272,7 +272,7 @@ func isExec(p string) bool {
 // its sandbox_image; CRI finds both in the local store and pulls nothing.
 func importImages() error {
 	img := filepath.Join(suite.dir, "busybox.tar")
-	if err := callerkit.WriteDockerArchive(img, image); err != nil {
+	if err := testkit.WriteDockerArchive(img, image); err != nil {
 		return err
 	}
 	pause := filepath.Join(suite.dir, "pause.tar")
@@ -493,7 +493,7 @@ func requireBerthRan(t *testing.T, id string) {
 	requireRanBy(t, suite.shim, id)
 }
 
-func requireRanBy(t *testing.T, shim *callerkit.Shim, id string) {
+func requireRanBy(t *testing.T, shim *testkit.Shim, id string) {
 	t.Helper()
 	if !shim.Called("create", id) {
 		t.Errorf("the berth shim log has no `create ... %s`: the caller did not run the runtime under test", id)

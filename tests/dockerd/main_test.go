@@ -28,7 +28,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berth-runtime/berth/tests/callerkit"
+	"github.com/berth-runtime/berth/tests/internal/testkit"
 )
 
 // dockerCLI is Debian's client: /usr/local/bin/docker is an unrelated,
@@ -46,8 +46,8 @@ type env struct {
 	ns       string // containerd namespace (also a leak token)
 	cgParent string // --cgroup-parent
 	berth    string // the runtime binary the shim wraps
-	shim     *callerkit.Shim
-	daemon   *callerkit.Daemon
+	shim     *testkit.Shim
+	daemon   *testkit.Daemon
 
 	mu  sync.Mutex
 	ids []string // every container id the suite created: leak tokens
@@ -62,7 +62,7 @@ func TestMain(m *testing.M) {
 	if !set {
 		flag.Set("test.parallel", "8")
 	}
-	// callerkit builds berth once per process: into a dir that outlives
+	// testkit builds berth once per process: into a dir that outlives
 	// each TestDockerd run (-count=N), removed at the end.
 	var err error
 	if buildDir, err = os.MkdirTemp("", "berth-dockerd-bin-"); err != nil {
@@ -88,17 +88,32 @@ func requirements(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root")
 	}
-	for _, p := range []string{"/usr/sbin/dockerd", dockerCLI, "/usr/bin/containerd", "/usr/bin/containerd-shim-runc-v2", callerkit.Busybox} {
+	for _, p := range []string{"/usr/sbin/dockerd", dockerCLI, "/usr/bin/containerd", "/usr/bin/containerd-shim-runc-v2", testkit.Busybox} {
 		if _, err := os.Stat(p); err != nil {
 			t.Skipf("needs %s (make callers-deps): %v", p, err)
 		}
 	}
 }
 
+// systemdDriver is whether dockerd uses its systemd cgroup driver: its
+// default (20.10) on a cgroup v2 host that systemd runs, as a stock Debian
+// or Ubuntu host is. Elsewhere the suite uses cgroupfs.
+func systemdDriver() bool { return testkit.SystemdRunning() && testkit.Unified() }
+
+// cgroupParent is the --cgroup-parent for a suite token: a directory name
+// for cgroupfs, a top-level slice for the systemd driver (which takes
+// "a-b.slice" as a inside a: so no dashes).
+func cgroupParent(token string) string {
+	if systemdDriver() {
+		return strings.ReplaceAll(token, "-", "") + ".slice"
+	}
+	return token
+}
+
 // startDockerd starts a dockerd with Berth (through shim) as runtime
 // "berth", everything under dir. extra are more dockerd flags; wrap, if
 // set, turns the dockerd command line into the one to start.
-func startDockerd(dir, ns, cgParent string, shim *callerkit.Shim, extra []string, wrap func([]string) []string) (*callerkit.Daemon, string, error) {
+func startDockerd(dir, ns, cgParent string, shim *testkit.Shim, extra []string, wrap func([]string) []string) (*testkit.Daemon, string, error) {
 	cfg := map[string]any{"runtimes": map[string]any{"berth": map[string]any{"path": shim.Path}}}
 	b, _ := json.Marshal(cfg)
 	cfgFile := filepath.Join(dir, "daemon.json")
@@ -116,7 +131,7 @@ func startDockerd(dir, ns, cgParent string, shim *callerkit.Shim, extra []string
 		"--containerd-plugins-namespace", ns + "-plugins",
 		"--iptables=false", "--ip-masq=false", "--bridge=none", "--userland-proxy=false",
 		"--storage-driver", "overlay2",
-		"--exec-opt", "native.cgroupdriver=cgroupfs",
+		"--exec-opt", "native.cgroupdriver=" + map[bool]string{true: "systemd", false: "cgroupfs"}[systemdDriver()],
 		"--cgroup-parent", cgParent,
 		"--default-ulimit", "nofile=1024:1024",
 	}
@@ -131,7 +146,7 @@ func startDockerd(dir, ns, cgParent string, shim *callerkit.Shim, extra []string
 		}
 		return nil
 	}
-	d, err := callerkit.StartDaemon("dockerd", filepath.Join(dir, "dockerd.log"),
+	d, err := testkit.StartDaemon("dockerd", filepath.Join(dir, "dockerd.log"),
 		[]string{"DOCKER_CONFIG=" + filepath.Join(dir, "cfg")}, ready, 60*time.Second, args...)
 	return d, sock, err
 }
@@ -148,16 +163,16 @@ func TestDockerd(t *testing.T) {
 	if err := os.Chmod(dir, 0o711); err != nil {
 		t.Fatal(err)
 	}
-	berth, err := callerkit.BerthBinary(buildDir)
+	berth, err := testkit.BerthBinary(buildDir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	shim, err := callerkit.NewShim(filepath.Join(dir, "shim"), "berth", berth)
+	shim, err := testkit.NewShim(filepath.Join(dir, "shim"), "berth", berth)
 	if err != nil {
 		t.Fatal(err)
 	}
 	tag := randHex(4)
-	e := &env{dir: dir, cfgDir: filepath.Join(dir, "cfg"), ns: "berthdk" + tag, cgParent: "berth-dockerd-" + tag, berth: berth, shim: shim}
+	e := &env{dir: dir, cfgDir: filepath.Join(dir, "cfg"), ns: "berthdk" + tag, cgParent: cgroupParent("berth-dockerd-" + tag), berth: berth, shim: shim}
 	os.MkdirAll(e.cfgDir, 0o700)
 	t.Logf("berth: %s; everything under %s; containerd namespace %s; cgroup parent %s", berth, dir, e.ns, e.cgParent)
 
@@ -169,7 +184,7 @@ func TestDockerd(t *testing.T) {
 	t.Logf("dockerd pid %d ready after %v", e.daemon.Pid(), time.Since(start).Round(time.Millisecond))
 
 	archive := filepath.Join(dir, "busybox.tar")
-	if err := callerkit.WriteDockerArchive(archive, image); err != nil {
+	if err := testkit.WriteDockerArchive(archive, image); err != nil {
 		t.Fatal(err)
 	}
 	if out := e.must(t, "load", "-i", archive); !strings.Contains(out, image) {
@@ -206,7 +221,7 @@ func (e *env) teardown(t *testing.T) {
 	root := e.runtimeRoot()
 	if root == "" {
 		t.Errorf("no --root in the shim log:\n%s", strings.Join(e.shim.Calls(), "\n"))
-	} else if left := callerkit.DirEntries(root); len(left) > 0 {
+	} else if left := testkit.DirEntries(root); len(left) > 0 {
 		t.Errorf("the runtime's state dir %s still holds %q", root, left)
 	}
 	if err := e.daemon.Stop(); err != nil {
@@ -215,9 +230,9 @@ func (e *env) teardown(t *testing.T) {
 	// dockerd stops its containerd on its way out; the shims end with
 	// their containers.
 	var procs []string
-	callerkit.Eventually(15*time.Second, func() bool {
+	testkit.Eventually(15*time.Second, func() bool {
 		procs = nil
-		for _, l := range callerkit.Leaks(e.dir, e.ns) {
+		for _, l := range testkit.Leaks(e.dir, e.ns) {
 			if strings.HasPrefix(l, "process") {
 				procs = append(procs, l)
 			}
@@ -236,11 +251,11 @@ func (e *env) teardown(t *testing.T) {
 	}
 	tokens := append([]string{e.dir, e.ns, e.cgParent}, e.ids...)
 	e.mu.Unlock()
-	callerkit.CheckNoLeaks(t, tokens...)
+	testkit.CheckNoLeaks(t, tokens...)
 	if t.Failed() {
 		// What is left is the suite's own (it names one of its tokens):
 		// remove it so that the next run starts clean.
-		sweep(callerkit.Leaks(tokens...))
+		sweep(testkit.Leaks(tokens...))
 		t.Logf("kept %s for inspection; dockerd log tail:\n%s", e.dir, e.daemon.Tail(40))
 		return
 	}
@@ -250,7 +265,7 @@ func (e *env) teardown(t *testing.T) {
 }
 
 // sweep kills the leaked processes and detaches the leaked mounts that
-// callerkit.Leaks listed.
+// testkit.Leaks listed.
 func sweep(leaks []string) {
 	for _, l := range leaks {
 		switch {
@@ -296,6 +311,13 @@ func (e *env) shimSocket(id string) string {
 // removeCgroupParent removes the (empty) cgroup parent directories dockerd
 // created in every hierarchy; runc and Berth remove only the containers'.
 func removeCgroupParent(t *testing.T, name string) {
+	if systemdDriver() {
+		// the slice dockerd's scopes were started in: empty now, but a
+		// unit until it is stopped
+		if out, err := exec.Command("systemctl", "stop", name).CombinedOutput(); err != nil {
+			t.Errorf("systemctl stop %s: %v: %s", name, err, out)
+		}
+	}
 	var dirs []string
 	filepath.WalkDir("/sys/fs/cgroup", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || !d.IsDir() {
@@ -330,14 +352,14 @@ func removeCgroupParent(t *testing.T, name string) {
 }
 
 // docker runs the Debian client against the suite's dockerd.
-func (e *env) docker(t testing.TB, args ...string) callerkit.Result {
+func (e *env) docker(t testing.TB, args ...string) testkit.Result {
 	t.Helper()
 	return e.dockerWith(t, nil, 60*time.Second, args...)
 }
 
-func (e *env) dockerWith(t testing.TB, stdin []byte, timeout time.Duration, args ...string) callerkit.Result {
+func (e *env) dockerWith(t testing.TB, stdin []byte, timeout time.Duration, args ...string) testkit.Result {
 	t.Helper()
-	return callerkit.Run(t, callerkit.Cmd{
+	return testkit.Run(t, testkit.Cmd{
 		Args:    append([]string{dockerCLI, "-H", "unix://" + e.sock}, args...),
 		Env:     []string{"DOCKER_CONFIG=" + e.cfgDir},
 		Stdin:   stdin,
@@ -364,12 +386,12 @@ func (e *env) runOpts(cidfile string) []string {
 // run runs `docker run <opts> image cmd...` and returns its result and the
 // container's id (from --cidfile). The container is removed at the end of
 // the test unless it was --rm.
-func (e *env) run(t *testing.T, opts []string, cmd ...string) (callerkit.Result, string) {
+func (e *env) run(t *testing.T, opts []string, cmd ...string) (testkit.Result, string) {
 	t.Helper()
 	return e.runIn(t, nil, opts, cmd...)
 }
 
-func (e *env) runIn(t *testing.T, stdin []byte, opts []string, cmd ...string) (callerkit.Result, string) {
+func (e *env) runIn(t *testing.T, stdin []byte, opts []string, cmd ...string) (testkit.Result, string) {
 	t.Helper()
 	cidfile := filepath.Join(e.dir, "cid-"+randHex(8))
 	args := append(append(e.runOpts(cidfile), opts...), image)
@@ -414,7 +436,7 @@ func (e *env) assertBerth(t *testing.T, id string) {
 	assertCalled(t, e.shim, "create", id)
 }
 
-func assertCalled(t *testing.T, s *callerkit.Shim, words ...string) {
+func assertCalled(t *testing.T, s *testkit.Shim, words ...string) {
 	t.Helper()
 	if !s.Called(words...) {
 		t.Errorf("the runtime shim was never called with %q; calls:\n%s", words, strings.Join(s.Calls(), "\n"))
@@ -442,15 +464,26 @@ func (e *env) wait(t *testing.T, id string) int {
 	return c
 }
 
-// cgroupFile reads a cgroup v1 file of the process's cgroup from the host
-// side: /sys/fs/cgroup/<ctrl>/<path from /proc/PID/cgroup>/<file>.
-func cgroupFile(t *testing.T, pid int, ctrl, file string) string {
+// limitOf reads a cgroup setting of the process from the host, in the
+// same form on cgroup v1 and v2 (testkit.ReadLimit).
+func limitOf(t *testing.T, pid int, l testkit.Limit) string {
 	t.Helper()
-	dir, ok, err := callerkit.V1CgroupDir(pid, ctrl)
-	if err != nil || !ok {
-		t.Fatalf("no %s cgroup for pid %d (%v)", ctrl, pid, err)
+	v, err := testkit.ReadLimit(pid, l)
+	if err != nil {
+		t.Fatal(err)
 	}
-	v, err := os.ReadFile(filepath.Join(dir, file))
+	return v
+}
+
+// devicesList is the v1 device cgroup's rules of the process; "" on
+// cgroup v2, where the rules are an eBPF program.
+func devicesList(t *testing.T, pid int) string {
+	t.Helper()
+	dir, ok, err := testkit.V1CgroupDir(pid, "devices")
+	if err != nil || !ok {
+		return ""
+	}
+	v, err := os.ReadFile(filepath.Join(dir, "devices.list"))
 	if err != nil {
 		t.Fatal(err)
 	}

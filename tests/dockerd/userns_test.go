@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berth-runtime/berth/tests/callerkit"
+	"github.com/berth-runtime/berth/tests/internal/testkit"
 )
 
 // Remapped root: host uids/gids [usernsBase, usernsBase+65536) are
@@ -31,7 +31,7 @@ func testUserNamespaceRemap(t *testing.T, e *env) {
 			t.Fatal(err)
 		}
 	}
-	shim, err := callerkit.NewShim(filepath.Join(dir, "shim"), "berth", e.berth)
+	shim, err := testkit.NewShim(filepath.Join(dir, "shim"), "berth", e.berth)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,22 +41,24 @@ func testUserNamespaceRemap(t *testing.T, e *env) {
 			"sh", subuid, subgid}, args...)
 	}
 	ns := e.ns + "u"
-	d, sock, err := startDockerd(dir, ns, e.cgParent+"-userns", shim, []string{"--userns-remap", "nobody:nogroup"}, wrap)
+	// not named after ns: the leak check below runs before its removal
+	cgParent := cgroupParent("berth-dockerd-" + strings.TrimPrefix(e.ns, "berthdk") + "-userns")
+	d, sock, err := startDockerd(dir, ns, cgParent, shim, []string{"--userns-remap", "nobody:nogroup"}, wrap)
 	if err != nil {
 		t.Fatal(err)
 	}
-	u := &env{dir: dir, sock: sock, cfgDir: e.cfgDir, ns: ns, cgParent: e.cgParent + "-userns", berth: e.berth, shim: shim, daemon: d}
+	u := &env{dir: dir, sock: sock, cfgDir: e.cfgDir, ns: ns, cgParent: cgParent, berth: e.berth, shim: shim, daemon: d}
 	// Registered before any container, so it runs after their removal.
 	t.Cleanup(func() {
 		root := rootFromCalls(shim.Calls())
-		if left := callerkit.DirEntries(root); root == "" || len(left) > 0 {
+		if left := testkit.DirEntries(root); root == "" || len(left) > 0 {
 			t.Errorf("the runtime's state dir %q still holds %q", root, left)
 		}
 		if err := d.Stop(); err != nil {
 			t.Error(err)
 		}
-		if !callerkit.Eventually(15*time.Second, func() bool { return len(callerkit.Leaks(dir, ns)) == 0 }) {
-			t.Errorf("left by the user-namespace daemon: %q", callerkit.Leaks(dir, ns))
+		if !testkit.Eventually(15*time.Second, func() bool { return len(testkit.Leaks(dir, ns)) == 0 }) {
+			t.Errorf("left by the user-namespace daemon: %q", testkit.Leaks(dir, ns))
 		}
 		removeCgroupParent(t, u.cgParent)
 	})

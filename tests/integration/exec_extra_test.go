@@ -14,7 +14,7 @@ func TestExecIntoPausedContainerRefusedUnlessIgnorePaused(t *testing.T) {
 	bundle := newBundle(t, withArgs("sleep", "100"))
 	id, _ := createStarted(t, bundle)
 	rt(t, "pause", id).ok(t)
-	rt(t, "exec", id, "true").failed(t, "container paused")
+	rt(t, "exec", id, "true").failed(t, "cannot exec in a paused container")
 	// With --ignore-paused the exec is allowed: the new process is born in
 	// the frozen cgroup, so it completes once the container is resumed.
 	p := rtStart(t, rtOpts{}, "exec", "--ignore-paused", id, "sh", "-c", "echo thawed")

@@ -31,6 +31,7 @@ type hookRun struct {
 	Pid      int             `json:"pid"`
 	MntNS    string          `json:"mntns"`
 	PidNS    string          `json:"pidns"`
+	Cwd      string          `json:"cwd"`
 	// PidExe is readlink /proc/<state pid>/exe at the time of the hook.
 	PidExe string `json:"pidExe"`
 }
@@ -316,7 +317,8 @@ func TestPoststartStateOfProgramThatExitedAtOnce(t *testing.T) {
 }
 
 // TestHookArgsAndEnv checks that a hook gets exactly its args (args[0] as
-// argv[0]) and its env, and an empty env when it has none.
+// argv[0]) and its env, and an empty env when it has none (the process's,
+// for startContainer).
 func TestHookArgsAndEnv(t *testing.T) {
 	logDir := hostDir(t, nil)
 	log := filepath.Join(logDir, "hooks.log")
@@ -347,10 +349,14 @@ func TestHookArgsAndEnv(t *testing.T) {
 			t.Errorf("%s hook env = %q, want exactly %q", tag, h.Env, env)
 		}
 	}
-	for _, tag := range []string{"prestart-noenv", "startContainer-noenv"} {
-		if h := hookByTag(t, runs, tag); len(h.Env) != 0 {
-			t.Errorf("%s hook (no env in the config) got env %q, want none", tag, h.Env)
-		}
+	if h := hookByTag(t, runs, "prestart-noenv"); len(h.Env) != 0 {
+		t.Errorf("prestart hook (no env in the config) got env %q, want none", h.Env)
+	}
+	// startContainer runs in the container just before the process, and
+	// gets its environment when it has none of its own, as in runc
+	// (TestParityHookContext).
+	if h := hookByTag(t, runs, "startContainer-noenv"); !contains(h.Env, "TERM=xterm") {
+		t.Errorf("startContainer hook (no env in the config) got env %q, want the process's", h.Env)
 	}
 }
 

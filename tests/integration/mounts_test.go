@@ -510,3 +510,27 @@ func TestRecursiveReadonlyBindMount(t *testing.T) {
 		}
 	}
 }
+
+// TestProcAndSysfsLookAsMounted: procfs and sysfs (mounted by fd, see
+// libcontainer/rootfs/kernelfs.go) show in mountinfo as mount(2) would
+// have made them: the config's source and type, nosuid/nodev/noexec, and
+// sysfs read-only as the default config asks. Callers and the OCI suite
+// find the mounts by these fields.
+func TestProcAndSysfsLookAsMounted(t *testing.T) {
+	ms := parseMountinfo(runOK(t, withProbe("mounts")))
+	for _, want := range []struct{ dest, typ, source string }{{"/proc", "proc", "proc"}, {"/sys", "sysfs", "sysfs"}} {
+		m, ok := findMount(ms, want.dest)
+		if !ok || m.FSType != want.typ || m.Source != want.source {
+			t.Errorf("%s: %+v, want type %s source %s", want.dest, m, want.typ, want.source)
+			continue
+		}
+		for _, o := range []string{"nosuid", "nodev", "noexec"} {
+			if want.dest == "/sys" && !hasOption(m.Options, o) {
+				t.Errorf("%s lacks %s: %s", want.dest, o, m.Options)
+			}
+		}
+		if want.dest == "/sys" && !hasOption(m.Options, "ro") {
+			t.Errorf("/sys is not read-only: %s", m.Options)
+		}
+	}
+}

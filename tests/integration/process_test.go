@@ -160,14 +160,15 @@ func TestCapabilitiesDefaultSet(t *testing.T) {
 	}
 }
 
-// TestUnknownCapabilityFailsCreate checks that a capability name the
-// runtime does not know is refused and named.
-func TestUnknownCapabilityFailsCreate(t *testing.T) {
+// TestMalformedCapabilityFailsCreate checks that a name that cannot be a
+// capability is refused and named (a well-formed unknown one is a warning:
+// TestParityUnknownCapabilityWarns).
+func TestMalformedCapabilityFailsCreate(t *testing.T) {
 	bundle := newBundle(t, func(s *specs.Spec) {
-		s.Process.Capabilities.Bounding = append(s.Process.Capabilities.Bounding, "CAP_NOT_A_CAPABILITY")
+		s.Process.Capabilities.Bounding = append(s.Process.Capabilities.Bounding, "CAP_NOT A-CAPABILITY")
 	})
 	id := newID(t)
-	rt(t, "create", "--bundle", bundle, id).failed(t, "CAP_NOT_A_CAPABILITY")
+	rt(t, "create", "--bundle", bundle, id).failed(t, "CAP_NOT A-CAPABILITY")
 	assertNothingLeft(t, id)
 }
 

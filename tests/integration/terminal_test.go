@@ -557,7 +557,13 @@ func checkForegroundTTY(t *testing.T, wantCode int, args ...string) {
 	case <-time.After(30 * time.Second):
 		t.Fatalf("runtime still running after 30s; terminal output:\n%s", out.text())
 	}
-	text := out.text()
+	// The runtime's last output may still be in the host pty when its exit
+	// status arrives: give the reader a moment to drain it.
+	var text string
+	waitFor(5*time.Second, func() bool {
+		text = out.text()
+		return regexp.MustCompile(`(?m)^50 132$`).MatchString(text) && strings.Contains(text, "got go")
+	})
 	if !regexp.MustCompile(`(?m)^50 132$`).MatchString(text) {
 		t.Errorf("resizing the host terminal did not reach the container (want a line \"50 132\")")
 	}

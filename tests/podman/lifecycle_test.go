@@ -2,12 +2,11 @@ package podmantest
 
 import (
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/berth-runtime/berth/tests/callerkit"
+	"github.com/berth-runtime/berth/tests/internal/testkit"
 )
 
 // trapLoop is a container command that reports a signal and exits with a
@@ -20,7 +19,7 @@ func trapLoop(sig, code string) []string {
 // waitLogged waits until the container's log has line.
 func waitLogged(t *testing.T, id, line string) {
 	t.Helper()
-	if !callerkit.Eventually(20*time.Second, func() bool {
+	if !testkit.Eventually(20*time.Second, func() bool {
 		return strings.Contains(podman(t, "logs", id).Out, line+"\n")
 	}) {
 		t.Fatalf("%q never appeared in the log of %s: %s", line, id, podman(t, "logs", id))
@@ -106,7 +105,7 @@ func TestRmAfterStopAndRmForce(t *testing.T) {
 	if _, err := os.Stat("/proc/" + runningPid); err == nil {
 		t.Errorf("the rm -f'd container's pid %s is still alive", runningPid)
 	}
-	callerkit.CheckNoLeaks(t, stopped, running)
+	testkit.CheckNoLeaks(t, stopped, running)
 	if left := stateLeft([]string{stopped, running}); len(left) > 0 {
 		t.Errorf("%v", left)
 	}
@@ -117,17 +116,16 @@ func TestRmAfterStopAndRmForce(t *testing.T) {
 func TestPauseUnpause(t *testing.T) {
 	t.Parallel()
 	id := runDetached(t, nil, "sleep", "1000")
-	freezer := filepath.Join(cgroupDir(t, id, "freezer"), "freezer.state")
 	podmanOK(t, "pause", id)
-	if got := readTrim(t, freezer); got != "FROZEN" {
-		t.Errorf("%s = %s after pause", freezer, got)
+	if got := limit(t, id, testkit.LimitFrozen); got != "1" {
+		t.Errorf("the cgroup's frozen = %s after pause, want 1", got)
 	}
 	if got := inspect(t, id, "{{.State.Status}} {{.State.Paused}}"); got != "paused true" {
 		t.Errorf("inspect after pause: %q", got)
 	}
 	podmanOK(t, "unpause", id)
-	if got := readTrim(t, freezer); got != "THAWED" {
-		t.Errorf("%s = %s after unpause", freezer, got)
+	if got := limit(t, id, testkit.LimitFrozen); got != "0" {
+		t.Errorf("the cgroup's frozen = %s after unpause, want 0", got)
 	}
 	if got := inspect(t, id, "{{.State.Status}}"); got != "running" {
 		t.Errorf("inspect after unpause: %q", got)

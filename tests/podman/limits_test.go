@@ -2,9 +2,10 @@ package podmantest
 
 import (
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/berth-runtime/berth/tests/internal/testkit"
 )
 
 // TestMemoryLimitAndUpdate: --memory sets the cgroup's limit (read on the
@@ -12,16 +13,19 @@ import (
 func TestMemoryLimitAndUpdate(t *testing.T) {
 	t.Parallel()
 	id := runDetached(t, []string{"--memory", "64m"}, "sleep", "1000")
-	limit := filepath.Join(cgroupDir(t, id, "memory"), "memory.limit_in_bytes")
-	if got := readTrim(t, limit); got != "67108864" {
-		t.Errorf("%s = %s, want 67108864 (64m)", limit, got)
+	if got := limit(t, id, testkit.LimitMemory); got != "67108864" {
+		t.Errorf("memory limit = %s, want 67108864 (64m)", got)
 	}
-	if r := podman(t, "exec", id, "cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes"); r.Code != 0 || r.Out != "67108864\n" {
+	inside := "/sys/fs/cgroup/memory/memory.limit_in_bytes"
+	if testkit.Unified() {
+		inside = "/sys/fs/cgroup/memory.max"
+	}
+	if r := podman(t, "exec", id, "cat", inside); r.Code != 0 || r.Out != "67108864\n" {
 		t.Errorf("the container sees: %s", r)
 	}
 	podmanOK(t, "update", "--memory", "96m", id)
-	if got := readTrim(t, limit); got != "100663296" {
-		t.Errorf("%s = %s after update, want 100663296 (96m)", limit, got)
+	if got := limit(t, id, testkit.LimitMemory); got != "100663296" {
+		t.Errorf("memory limit = %s after update, want 100663296 (96m)", got)
 	}
 	if !shim.Called("update", id) {
 		t.Errorf("no update of %s in the shim log", id)
@@ -32,10 +36,8 @@ func TestMemoryLimitAndUpdate(t *testing.T) {
 func TestCpus(t *testing.T) {
 	t.Parallel()
 	id := runDetached(t, []string{"--cpus", "0.5"}, "sleep", "1000")
-	dir := cgroupDir(t, id, "cpu")
-	quota, period := readTrim(t, filepath.Join(dir, "cpu.cfs_quota_us")), readTrim(t, filepath.Join(dir, "cpu.cfs_period_us"))
-	if quota != "50000" || period != "100000" {
-		t.Errorf("cfs quota/period = %s/%s, want 50000/100000", quota, period)
+	if got := limit(t, id, testkit.LimitCPU); got != "50000 100000" {
+		t.Errorf("cfs quota and period = %s, want 50000 100000", got)
 	}
 }
 
@@ -43,7 +45,7 @@ func TestCpus(t *testing.T) {
 func TestPidsLimit(t *testing.T) {
 	t.Parallel()
 	id := runDetached(t, []string{"--pids-limit", "8"}, "sleep", "1000")
-	if got := readTrim(t, filepath.Join(cgroupDir(t, id, "pids"), "pids.max")); got != "8" {
+	if got := limit(t, id, testkit.LimitPids); got != "8" {
 		t.Errorf("pids.max = %s, want 8", got)
 	}
 	// 1 (sleep) + 1 (sh) + background sleeps: the eighth task is the last.

@@ -4,7 +4,9 @@
 // namespaces, terminals, 20 containers at once — and the suite checks what
 // the containers see from inside and what is on the host from outside.
 //
-// Run it as root from the repository root:
+// Run it as root from the repository root (as a normal user with a login
+// session it is the rootless suite: rootless podman, the user's systemd as
+// cgroup manager where it runs; tests/vm runs it so in the guest):
 //
 //	go test ./tests/podman/                          # builds ./ as berth
 //	BERTH_BIN=/work/main/berth go test ./tests/podman/ -v
@@ -17,7 +19,7 @@
 // resource files of `podman update`. The runtime is a shim called "berth"
 // that logs each call and execs $BERTH_BIN (podman passes --log-format=json
 // only to runtimes whose name is in runtime_supports_json). The image is
-// callerkit's busybox archive, loaded with `podman load`. Networking is
+// testkit's busybox archive, loaded with `podman load`. Networking is
 // off (netns = "none"): nothing comes from a registry or the network.
 //
 // At the end TestMain removes every container and image (podman rm -af,
@@ -40,7 +42,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berth-runtime/berth/tests/callerkit"
+	"github.com/berth-runtime/berth/tests/internal/testkit"
 	"golang.org/x/sys/unix"
 )
 
@@ -51,7 +53,7 @@ var (
 	// tmp is the suite's temp dir; everything podman keeps is under it.
 	tmp string
 	// shim is the logging runtime podman calls.
-	shim *callerkit.Shim
+	shim *testkit.Shim
 	// berthBin is the runtime under test (the shim's target).
 	berthBin string
 	// podmanBin is podman.
@@ -62,6 +64,9 @@ var (
 	podmanEnv []string
 	// seq numbers cid files and names.
 	seq atomic.Int64
+	// rootless is true when a normal user runs the suite: rootless podman,
+	// which runs the runtime in its user namespace.
+	rootless bool
 )
 
 func TestMain(m *testing.M) {
@@ -69,9 +74,9 @@ func TestMain(m *testing.M) {
 }
 
 func testMain(m *testing.M) int {
-	if os.Geteuid() != 0 {
-		fmt.Fprintln(os.Stderr, "tests/podman: needs root; skipping all")
-		return 0
+	if rootless = os.Geteuid() != 0; rootless && os.Getenv("XDG_RUNTIME_DIR") == "" {
+		fmt.Fprintln(os.Stderr, "tests/podman: run as a normal user it is the rootless suite, which needs a login session's XDG_RUNTIME_DIR")
+		return 1
 	}
 	var err error
 	if podmanBin, err = exec.LookPath("podman"); err != nil {
@@ -101,10 +106,10 @@ func testMain(m *testing.M) int {
 // setup writes the configuration, builds the shim and loads the image.
 func setup() error {
 	var err error
-	if berthBin, err = callerkit.BerthBinary(tmp); err != nil {
+	if berthBin, err = testkit.BerthBinary(tmp); err != nil {
 		return err
 	}
-	if shim, err = callerkit.NewShim(filepath.Join(tmp, "bin"), "berth", berthBin); err != nil {
+	if shim, err = testkit.NewShim(filepath.Join(tmp, "bin"), "berth", berthBin); err != nil {
 		return err
 	}
 	for _, d := range []string{"tmp", "podman-tmp", "cids", "networks", "volumes"} {
@@ -140,18 +145,42 @@ func setup() error {
 		"TMPDIR=" + filepath.Join(tmp, "tmp"),
 	}
 	archive := filepath.Join(tmp, "busybox.tar")
-	if err := callerkit.WriteDockerArchive(archive, image); err != nil {
+	if err := testkit.WriteDockerArchive(archive, image); err != nil {
 		return err
 	}
-	r := runPodman(callerkit.Cmd{Args: []string{"load", "-i", archive}, Timeout: 2 * time.Minute})
+	r := runPodman(testkit.Cmd{Args: []string{"load", "-i", archive}, Timeout: 2 * time.Minute})
 	if r.Code != 0 || !strings.Contains(r.Out+r.Err, image) {
 		return fmt.Errorf("podman load: %s", r)
 	}
 	return nil
 }
 
+// cgroupManager is podman's default on this host: systemd where systemd
+// is the init (podman then passes --systemd-cgroup and a
+// machine.slice:libpod:ID cgroupsPath), cgroupfs elsewhere.
+func cgroupManager() string {
+	if !testkit.SystemdRunning() {
+		return "cgroupfs"
+	}
+	if rootless {
+		// the user's own manager, if the session has one on D-Bus
+		if _, err := os.Stat(filepath.Join(os.Getenv("XDG_RUNTIME_DIR"), "bus")); err != nil {
+			return "cgroupfs"
+		}
+	}
+	return "systemd"
+}
+
+// skipRootless skips a test that does not apply to rootless podman.
+func skipRootless(t testing.TB, why string) {
+	t.Helper()
+	if rootless {
+		t.Skip("rootless: " + why)
+	}
+}
+
 // containersConf is the podman configuration of the suite: Berth (the shim)
-// as the default runtime, cgroupfs, file events and file locks, no network,
+// as the default runtime, the host's default cgroup manager, file events and file locks, no network,
 // and default ulimits the host's hard limits allow. withJSON puts berth in
 // runtime_supports_json (podman's own list plus berth).
 func containersConf(runtime string, nofile, nproc uint64, withJSON bool) string {
@@ -166,7 +195,7 @@ default_ulimits = ["nofile=%[1]d:%[1]d", "nproc=%[2]d:%[2]d"]
 [engine]
 runtime = "berth"
 runtime_supports_json = [%[3]s]
-cgroup_manager = "cgroupfs"
+cgroup_manager = %[9]q
 events_logger = "file"
 events_logfile_path = %[4]q
 lock_type = "file"
@@ -179,7 +208,7 @@ berth = [%[7]q]
 [network]
 network_config_dir = %[8]q
 `, nofile, nproc, supportsJSON, filepath.Join(tmp, "events.log"), filepath.Join(tmp, "podman-tmp"),
-		filepath.Join(tmp, "volumes"), runtime, filepath.Join(tmp, "networks"))
+		filepath.Join(tmp, "volumes"), runtime, filepath.Join(tmp, "networks"), cgroupManager())
 }
 
 // defaultUlimits picks nofile and nproc limits no higher than this
@@ -200,26 +229,26 @@ func defaultUlimits() (nofile, nproc uint64, err error) {
 
 // runPodman runs podman with the suite's flags and environment; it is
 // usable without a *testing.T (setup, teardown).
-func runPodman(c callerkit.Cmd) callerkit.Result {
-	return callerkit.Run(noT{}, withGlobals(c))
+func runPodman(c testkit.Cmd) testkit.Result {
+	return testkit.Run(noT{}, withGlobals(c))
 }
 
-func withGlobals(c callerkit.Cmd) callerkit.Cmd {
+func withGlobals(c testkit.Cmd) testkit.Cmd {
 	c.Args = append(append([]string{podmanBin}, globalArgs...), c.Args...)
 	c.Env = append(append([]string{}, podmanEnv...), c.Env...)
 	return c
 }
 
 // podman runs `podman <args>` and returns the result.
-func podman(t testing.TB, args ...string) callerkit.Result {
+func podman(t testing.TB, args ...string) testkit.Result {
 	t.Helper()
-	return callerkit.Run(t, withGlobals(callerkit.Cmd{Args: args}))
+	return testkit.Run(t, withGlobals(testkit.Cmd{Args: args}))
 }
 
 // podmanIn runs podman with stdin.
-func podmanIn(t testing.TB, stdin string, args ...string) callerkit.Result {
+func podmanIn(t testing.TB, stdin string, args ...string) testkit.Result {
 	t.Helper()
-	return callerkit.Run(t, withGlobals(callerkit.Cmd{Args: args, Stdin: []byte(stdin)}))
+	return testkit.Run(t, withGlobals(testkit.Cmd{Args: args, Stdin: []byte(stdin)}))
 }
 
 // podmanOK runs podman and fails the test unless it exits 0; it returns
@@ -238,17 +267,17 @@ func podmanOK(t testing.TB, args ...string) string {
 // even with --rm). It fails the test unless the shim log shows that the
 // runtime under test created that container, with podman's JSON log.
 // A cleanup removes the container if it is still there.
-func run(t testing.TB, opts []string, cmd ...string) (callerkit.Result, string) {
+func run(t testing.TB, opts []string, cmd ...string) (testkit.Result, string) {
 	t.Helper()
-	return runWith(t, callerkit.Cmd{}, opts, cmd...)
+	return runWith(t, testkit.Cmd{}, opts, cmd...)
 }
 
 // runWith is run with extra command settings (stdin, timeout, env).
-func runWith(t testing.TB, c callerkit.Cmd, opts []string, cmd ...string) (callerkit.Result, string) {
+func runWith(t testing.TB, c testkit.Cmd, opts []string, cmd ...string) (testkit.Result, string) {
 	t.Helper()
 	cid := filepath.Join(tmp, "cids", fmt.Sprintf("%d.cid", seq.Add(1)))
 	c.Args = append(append([]string{"run", "--cidfile", cid}, opts...), append([]string{image}, cmd...)...)
-	r := callerkit.Run(t, withGlobals(c))
+	r := testkit.Run(t, withGlobals(c))
 	b, err := os.ReadFile(cid)
 	id := strings.TrimSpace(string(b))
 	if err != nil || id == "" {
@@ -278,7 +307,7 @@ func runDetached(t testing.TB, opts []string, cmd ...string) string {
 // A second rm succeeds; only a repeated failure fails the test.
 func removeContainer(t testing.TB, id string) {
 	t.Helper()
-	var r callerkit.Result
+	var r testkit.Result
 	for attempt := 1; attempt <= 3; attempt++ {
 		if r = podman(t, "rm", "-f", "-t", "0", "--ignore", id); r.Code == 0 {
 			return
@@ -326,22 +355,19 @@ func containerPid(t testing.TB, id string) string {
 	return pid
 }
 
-// cgroupDir is the host directory of the container's cgroup in controller
-// ctrl (cgroup v1), read from /proc/<pid>/cgroup of its init.
-func cgroupDir(t testing.TB, id, ctrl string) string {
+// limit reads a cgroup setting of the container's init from the host, in
+// the same form on cgroup v1 and v2 (testkit.ReadLimit).
+func limit(t testing.TB, id string, l testkit.Limit) string {
 	t.Helper()
 	pid, err := strconv.Atoi(containerPid(t, id))
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir, ok, err := callerkit.V1CgroupDir(pid, ctrl)
+	v, err := testkit.ReadLimit(pid, l)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !ok {
-		t.Skipf("no %s cgroup v1 controller for the container on this host", ctrl)
-	}
-	return dir
+	return v
 }
 
 // readTrim reads a file and trims white space.
@@ -373,10 +399,16 @@ func runtimeRoots() []string {
 		}
 	}
 	if len(roots) == 0 {
-		if isRunc() {
-			return []string{"/run/runc"}
+		// the runtimes' defaults: under rootless podman the runtime runs
+		// in a user namespace and uses $XDG_RUNTIME_DIR
+		base := "/run"
+		if rootless {
+			base = os.Getenv("XDG_RUNTIME_DIR")
 		}
-		return []string{"/run/berth"}
+		if isRunc() {
+			return []string{filepath.Join(base, "runc")}
+		}
+		return []string{filepath.Join(base, "berth")}
 	}
 	var out []string
 	for r := range roots {
@@ -425,23 +457,23 @@ func stateLeft(ids []string) []string {
 func teardown() []string {
 	var problems []string
 	if shim != nil && globalArgs != nil {
-		rm := func() callerkit.Result {
-			return runPodman(callerkit.Cmd{Args: []string{"rm", "-af", "-t", "0"}, Timeout: 2 * time.Minute})
+		rm := func() testkit.Result {
+			return runPodman(testkit.Cmd{Args: []string{"rm", "-af", "-t", "0"}, Timeout: 2 * time.Minute})
 		}
 		if r := rm(); r.Code != 0 {
 			if r = rm(); r.Code != 0 { // see removeContainer
 				problems = append(problems, "podman rm -af: "+r.String())
 			}
 		}
-		if r := runPodman(callerkit.Cmd{Args: []string{"rmi", "-af"}, Timeout: 2 * time.Minute}); r.Code != 0 {
+		if r := runPodman(testkit.Cmd{Args: []string{"rmi", "-af"}, Timeout: 2 * time.Minute}); r.Code != 0 {
 			problems = append(problems, "podman rmi -af: "+r.String())
 		}
 		ids := createdIDs()
 		// Container mounts (overlay, shm), cgroups, conmon and container
 		// processes must be gone now that podman removed every container.
 		var left []string
-		callerkit.Eventually(10*time.Second, func() bool {
-			left = append(callerkit.Leaks(ids...), stateLeft(ids)...)
+		testkit.Eventually(10*time.Second, func() bool {
+			left = append(testkit.Leaks(ids...), stateLeft(ids)...)
 			return len(left) == 0
 		})
 		problems = append(problems, left...)
@@ -451,7 +483,21 @@ func teardown() []string {
 	// gone; that one is expected and unmounted here. Anything else under
 	// tmp is a leak.
 	_ = unix.Unmount(filepath.Join(tmp, "root", "overlay"), unix.MNT_DETACH)
-	if left := callerkit.Leaks(tmp); len(left) > 0 {
+	if rootless && globalArgs != nil {
+		// The image's files belong to the user's subordinate ids: only
+		// the user namespace may remove them. Then rootless podman's pause
+		// process (which holds that namespace) goes.
+		r := runPodman(testkit.Cmd{Args: []string{"unshare", "rm", "-rf", filepath.Join(tmp, "root"), filepath.Join(tmp, "runroot")}, Timeout: 2 * time.Minute})
+		if r.Code != 0 {
+			problems = append(problems, "podman unshare rm: "+r.String())
+		}
+		if b, err := os.ReadFile(filepath.Join(tmp, "podman-tmp", "pause.pid")); err == nil {
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 1 {
+				_ = unix.Kill(pid, unix.SIGKILL)
+			}
+		}
+	}
+	if left := testkit.Leaks(tmp); len(left) > 0 {
 		problems = append(problems, left...)
 	}
 	if len(problems) == 0 {
@@ -486,7 +532,7 @@ func unmountUnder(dir string) {
 	}
 }
 
-// noT lets callerkit.Run work outside a test: a command that cannot be
+// noT lets testkit.Run work outside a test: a command that cannot be
 // started is reported in the result instead of failing a test.
 type noT struct{ testing.TB }
 

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berth-runtime/berth/tests/callerkit"
+	"github.com/berth-runtime/berth/tests/internal/testkit"
 )
 
 // TestRunOutputAndExitCode: the command's output comes back and `exit 3`
@@ -46,10 +46,10 @@ func TestRunMissingCommandExits127(t *testing.T) {
 // and shows the runtime's stderr (a logrus text line) as the error.
 func TestRuntimeMissingFromSupportsJSONGetsTextLog(t *testing.T) {
 	t.Parallel()
-	c := callerkit.Cmd{Env: []string{"CONTAINERS_CONF=" + filepath.Join(tmp, "containers-nojson.conf")}}
+	c := testkit.Cmd{Env: []string{"CONTAINERS_CONF=" + filepath.Join(tmp, "containers-nojson.conf")}}
 	cid := filepath.Join(tmp, "cids", fmt.Sprintf("nojson-%d.cid", seq.Add(1)))
 	c.Args = []string{"run", "--rm", "--cidfile", cid, image, "no-such-command"}
-	r := callerkit.Run(t, withGlobals(c))
+	r := testkit.Run(t, withGlobals(c))
 	b, _ := os.ReadFile(cid)
 	id := strings.TrimSpace(string(b))
 	if id == "" {
@@ -161,7 +161,7 @@ func TestHostname(t *testing.T) {
 // TestStdinIntoRunI: stdin piped into `run -i` reaches the container.
 func TestStdinIntoRunI(t *testing.T) {
 	t.Parallel()
-	r, _ := runWith(t, callerkit.Cmd{Stdin: []byte("line one\nline two\n")}, []string{"--rm", "-i"}, "sh", "-c", "wc -l; echo done")
+	r, _ := runWith(t, testkit.Cmd{Stdin: []byte("line one\nline two\n")}, []string{"--rm", "-i"}, "sh", "-c", "wc -l; echo done")
 	if r.Code != 0 || strings.Fields(r.Out)[0] != "2" || !strings.HasSuffix(r.Out, "done\n") {
 		t.Errorf("got %s; want 2 lines counted", r)
 	}
@@ -227,7 +227,7 @@ func TestTmpfs(t *testing.T) {
 	if !strings.Contains(etc, " - tmpfs ") {
 		t.Errorf("/etc mount: %q; want tmpfs", etc)
 	}
-	if lines[2] != "x" || lines[3] != callerkit.ImageUser {
+	if lines[2] != "x" || lines[3] != testkit.ImageUser {
 		t.Errorf("got %q; want the write to /scratch and the image's /etc/passwd copied up", lines[2:])
 	}
 }
@@ -237,7 +237,7 @@ func TestTmpfs(t *testing.T) {
 func TestParallelContainers(t *testing.T) {
 	const n = 20
 	var wg sync.WaitGroup
-	results := make([]callerkit.Result, n)
+	results := make([]testkit.Result, n)
 	ids := make([]string, n)
 	start := time.Now()
 	for i := range n {
@@ -245,7 +245,7 @@ func TestParallelContainers(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			cid := filepath.Join(tmp, "cids", fmt.Sprintf("parallel-%d-%d.cid", i, seq.Add(1)))
-			results[i] = callerkit.Run(t, withGlobals(callerkit.Cmd{
+			results[i] = testkit.Run(t, withGlobals(testkit.Cmd{
 				Args:    []string{"run", "--rm", "--cidfile", cid, image, "sh", "-c", fmt.Sprintf("echo container-%d", i)},
 				Timeout: 2 * time.Minute,
 			}))
@@ -271,7 +271,7 @@ func TestParallelContainers(t *testing.T) {
 			removeContainer(t, id)
 		}
 	}
-	callerkit.CheckNoLeaks(t, ids...)
+	testkit.CheckNoLeaks(t, ids...)
 	if left := stateLeft(ids); len(left) > 0 {
 		t.Errorf("left after the parallel containers: %v", left)
 	}

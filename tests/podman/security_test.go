@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/berth-runtime/berth/tests/internal/testkit"
 )
 
 // statusFields returns the fields of /proc/self/status as the container sees it.
@@ -90,15 +92,22 @@ func TestSeccomp(t *testing.T) {
 }
 
 // TestUserNamespaceUidmap: --uidmap/--gidmap run the container in a user
-// namespace: root inside is uid 100000 on the host.
+// namespace: root inside is uid 100000 on the host. Rootless, the map is
+// of podman's own user namespace, whose ids 1-65536 are the user's
+// subordinate ids (100000-165535 in the guest).
 func TestUserNamespaceUidmap(t *testing.T) {
 	t.Parallel()
-	opts := []string{"--uidmap", "0:100000:65536", "--gidmap", "0:100000:65536"}
+	m := "0 100000 65536"
+	if rootless {
+		m = "0 1 65536"
+	}
+	spec := strings.ReplaceAll(m, " ", ":")
+	opts := []string{"--uidmap", spec, "--gidmap", spec}
 	id := runDetached(t, opts, "sleep", "1000")
 	r := podman(t, "exec", id, "sh", "-c", "cat /proc/self/uid_map /proc/self/gid_map; id -u")
 	fields := strings.Fields(r.Out)
-	if r.Code != 0 || strings.Join(fields, " ") != "0 100000 65536 0 100000 65536 0" {
-		t.Errorf("inside: %s; want maps 0 100000 65536 and uid 0", r)
+	if r.Code != 0 || strings.Join(fields, " ") != m+" "+m+" 0" {
+		t.Errorf("inside: %s; want maps %s and uid 0", r, m)
 	}
 	status, err := os.ReadFile("/proc/" + containerPid(t, id) + "/status")
 	if err != nil {
@@ -111,5 +120,29 @@ func TestUserNamespaceUidmap(t *testing.T) {
 	ctrNS, _ := os.Readlink("/proc/" + containerPid(t, id) + "/ns/user")
 	if selfNS == ctrNS {
 		t.Errorf("the container shares the host's user namespace %s", selfNS)
+	}
+}
+
+// TestDefaultAppArmorProfile: on an AppArmor host podman gives every
+// container its containers-default profile (apparmorProfile in the config)
+// and the runtime must apply it; an explicit unconfined leaves it out. A
+// runtime that ignores the field runs the container unconfined. Where
+// AppArmor is off podman sets no profile, and the test says so.
+func TestDefaultAppArmorProfile(t *testing.T) {
+	t.Parallel()
+	if !testkit.AppArmorEnabled() {
+		t.Skip("AppArmor is not enabled on this host: podman sets no profile")
+	}
+	// podman 4.3 puts no profile in a rootless container's config (an
+	// unprivileged user cannot load one); the container runs unconfined,
+	// with runc as with Berth.
+	skipRootless(t, "podman sets no AppArmor profile for a rootless container")
+	r, _ := run(t, []string{"--rm"}, "cat", "/proc/self/attr/current")
+	if got := strings.TrimSpace(r.Out); r.Code != 0 || !strings.HasPrefix(got, "containers-default-") || !strings.HasSuffix(got, "(enforce)") {
+		t.Errorf("the container's AppArmor label: %s; want containers-default-* (enforce)", r)
+	}
+	r, _ = run(t, []string{"--rm", "--security-opt", "apparmor=unconfined"}, "cat", "/proc/self/attr/current")
+	if got := strings.TrimSpace(r.Out); r.Code != 0 || got != "unconfined" {
+		t.Errorf("with apparmor=unconfined: %s; want unconfined", r)
 	}
 }

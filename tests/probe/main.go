@@ -42,6 +42,12 @@
 //	notify-ready [MSG]
 //	                 sends MSG (default "READY=1") to $NOTIFY_SOCKET (unixgram);
 //	                 prints "ok" or "error: ..." (exit 1)
+//	watch-foreign STOPFILE
+//	                 until STOPFILE exists, looks for other processes whose
+//	                 exe it may open but that run a binary from outside the
+//	                 container; prints "foreign PID exe LINK fds [..]" for
+//	                 each, then "scans N pids M" (probe/watch.go)
+//	mempolicy        "mode N nodes 0xMASK": get_mempolicy of the process
 //	hook FILE [TAG...]
 //	                 for OCI hooks: appends one JSON line to FILE with argv, env,
 //	                 the state read from stdin, getpid(), the mnt/pid
@@ -151,6 +157,11 @@ func main() {
 		winsize()
 	case "winsize-wait":
 		winsizeWait(args)
+	case "watch-foreign":
+		need(args, 1)
+		watchForeign(args[0])
+	case "mempolicy":
+		memPolicy()
 	default:
 		fail("probe: unknown command " + strconv.Quote(what))
 	}
@@ -335,14 +346,19 @@ func fds() {
 		}
 	}
 	sort.Ints(nums)
+	// One write: a test that polls the output file for content (the
+	// program of exec -d outlives the command) never reads half a list.
+	var b strings.Builder
 	for _, i := range nums {
 		target, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", i))
 		if err != nil {
 			// Closed between listing and readlink: it was not a real leak.
 			continue
 		}
-		fmt.Printf("%d -> %s\n", i, target)
+		fmt.Fprintf(&b, "%d -> %s\n", i, target)
 	}
+	_, err = os.Stdout.WriteString(b.String())
+	check(err)
 }
 
 func write(path string) {

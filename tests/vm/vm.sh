@@ -41,16 +41,24 @@ MIRROR=${BERTH_VM_MIRROR:-http://deb.debian.org/debian}
 SUITE=bookworm
 # Bump IMAGE_VERSION when the guest configuration below changes: the cached
 # image is rebuilt when its stamp differs.
-IMAGE_VERSION=2
+IMAGE_VERSION=3
 # The floor kernel: Debian 11's 5.10 (the oldest release Berth supports),
 # installed beside the stock 6.1 one and booted with -K floor.
 FLOOR_SUITE=bullseye-security
 FLOOR_MIRROR=${BERTH_VM_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
 # What the guest has: a normal systemd host, plus what the suites run
 # (busybox-static for the test rootfs, runc as the reference runtime,
-# util-linux's unshare/nsenter, iproute2, jq, tar).
-PACKAGES=linux-image-amd64,systemd,systemd-sysv,udev,dbus,apparmor,apparmor-utils,runc,busybox-static,kmod,initramfs-tools,iproute2,procps,jq,tar,util-linux,mount,psmisc,libseccomp2
-IMG_SIZE=3G
+# util-linux's unshare/nsenter, iproute2, jq, tar), and the real callers
+# with what they need on such a host: podman (containernetworking-plugins:
+# its network stack does not configure without it), docker.io with its
+# containerd, uidmap and dbus-user-session for rootless podman under the
+# user's own systemd.
+PACKAGES=linux-image-amd64,systemd,systemd-sysv,udev,dbus,apparmor,apparmor-utils,runc,busybox-static,kmod,initramfs-tools,iproute2,procps,jq,tar,util-linux,mount,psmisc,libseccomp2,podman,containernetworking-plugins,docker.io,containerd,uidmap,dbus-user-session
+IMG_SIZE=4G
+# ROOTLESS_USER is the guest's unprivileged user (uid 1000, subordinate ids
+# 100000-165535, lingering: its systemd user manager runs from boot), who
+# runs rootless podman and berth.
+ROOTLESS_USER=berthuser
 
 log() { echo "vm.sh: $*" >&2; }
 die() { log "$*"; exit 1; }
@@ -100,6 +108,16 @@ configure_rootfs() {
 	rm -f "$R"/etc/systemd/system/timers.target.wants/*.timer
 	ln -sf /dev/null "$R/etc/systemd/system/e2scrub_reap.service"
 	ln -sf /dev/null "$R/etc/systemd/system/modprobe@drm.service"
+	# the suites start their own dockerd and containerd (under a temp dir)
+	local u
+	for u in docker.service docker.socket containerd.service; do
+		ln -sf /dev/null "$R/etc/systemd/system/$u"
+	done
+	chroot "$R" useradd -m -u 1000 -s /bin/bash "$ROOTLESS_USER"
+	echo "$ROOTLESS_USER:100000:65536" > "$R/etc/subuid"
+	echo "$ROOTLESS_USER:100000:65536" > "$R/etc/subgid"
+	mkdir -p "$R/var/lib/systemd/linger"
+	touch "$R/var/lib/systemd/linger/$ROOTLESS_USER"
 	mkdir -p "$R/etc/systemd/system/serial-getty@ttyS0.service.d"
 	cat > "$R/etc/systemd/system/serial-getty@ttyS0.service.d/autologin.conf" <<-'UNIT'
 	[Service]
@@ -276,6 +294,18 @@ boot_vm() {
 	if [ -n "$outdir" ] && [ -d "$run/share/out" ]; then
 		mkdir -p "$outdir"
 		cp -a "$run/share/out/." "$outdir/"
+	fi
+	if [ $rc = 124 ]; then
+		# A hang: show where each suite's log stopped, so the CI output
+		# names the test even when the run directory is gone.
+		local l
+		for l in "$run"/share/out/*.log; do
+			[ -f "$l" ] || continue
+			log "timed out: last lines of $(basename "$l"):"
+			tail -25 "$l" | sed 's/^/    /' >&2
+		done
+		log "console tail:"
+		tail -15 "$run/console.log" | sed 's/^/    /' >&2 || true
 	fi
 	log "exit=$rc accel=$ACCEL_NAME wall=$((SECONDS - t0))s $meta"
 	if [ $keep = 1 ]; then log "kept $run"; else rm -rf "$run"; fi

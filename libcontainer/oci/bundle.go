@@ -1,7 +1,7 @@
-// Package bundle loads an OCI runtime bundle (config.json plus its root
+// Package oci loads an OCI runtime bundle (config.json plus its root
 // filesystem) and checks it before any state is created, so that bad input
 // is refused while the host is still untouched.
-package bundle
+package oci
 
 import (
 	"bytes"
@@ -13,6 +13,8 @@ import (
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/berth-runtime/berth/libcontainer/nskind"
 )
 
 // ConfigName is the name of the runtime configuration inside a bundle.
@@ -90,6 +92,11 @@ func (b *Bundle) validate() error {
 	if s.Version == "" {
 		return errors.New("config.json: ociVersion is empty")
 	}
+	if s.VM != nil {
+		// A hypervisor-based runtime's section: Berth would run the
+		// container without the virtual machine it asks for.
+		return errors.New("config.json: vm is set: berth runs containers on this kernel, not in virtual machines")
+	}
 	if s.Root == nil || s.Root.Path == "" {
 		return errors.New("config.json: root.path is not set")
 	}
@@ -157,10 +164,7 @@ func HasNamespace(s *specs.Spec, t specs.LinuxNamespaceType) bool {
 func validateNamespaces(l *specs.Linux) error {
 	seen := map[specs.LinuxNamespaceType]bool{}
 	for _, ns := range l.Namespaces {
-		switch ns.Type {
-		case specs.PIDNamespace, specs.NetworkNamespace, specs.MountNamespace, specs.IPCNamespace,
-			specs.UTSNamespace, specs.UserNamespace, specs.CgroupNamespace, specs.TimeNamespace:
-		default:
+		if _, ok := nskind.ByType(ns.Type); !ok {
 			return fmt.Errorf("config.json: unknown namespace type %q", ns.Type)
 		}
 		if seen[ns.Type] {

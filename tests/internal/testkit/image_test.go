@@ -1,4 +1,4 @@
-package callerkit
+package testkit
 
 import (
 	"archive/tar"
@@ -58,5 +58,13 @@ func TestDockerArchiveHasManifestConfigAndLayer(t *testing.T) {
 		if !names[want] {
 			t.Errorf("layer lacks %s", want)
 		}
+	}
+}
+
+// TestRepoDirIsTheRepository: RepoDir is computed from this package's
+// place in the tree (it moved once): it must hold go.mod.
+func TestRepoDirIsTheRepository(t *testing.T) {
+	if _, err := os.Stat(filepath.Join(RepoDir(), "go.mod")); err != nil {
+		t.Fatalf("RepoDir() = %s has no go.mod: %v", RepoDir(), err)
 	}
 }

@@ -1,4 +1,4 @@
-package callerkit
+package testkit
 
 import (
 	"archive/tar"
@@ -99,7 +99,7 @@ func WriteDockerArchive(path, ref string) error {
 			"Env": []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
 		},
 		"rootfs":  map[string]any{"type": "layers", "diff_ids": []string{"sha256:" + layerHex}},
-		"history": []map[string]any{{"created": "2023-11-14T22:13:20Z", "created_by": "berth callerkit: busybox-static"}},
+		"history": []map[string]any{{"created": "2023-11-14T22:13:20Z", "created_by": "berth testkit: busybox-static"}},
 	})
 	if err != nil {
 		return err

@@ -5,11 +5,11 @@
 //
 // Run it as root from the repository root, without make:
 //
-//	go test ./tests/docker/                     # build berth and the engine, test both runtimes
-//	go test ./tests/docker/ -run 'TestSeed' -v  # one test
+//	go test ./tests/berthdocker/                     # build berth and the engine, test both runtimes
+//	go test ./tests/berthdocker/ -run 'TestSeed' -v  # one test
 //	BERTH_BIN=/usr/local/bin/berth BERTH_DOCKER_ENGINE=/usr/local/bin/berth-docker-engine \
-//		go test ./tests/docker/               # test installed binaries instead of building
-//	tests/run-v2.sh go test ./tests/docker/     # in a cgroup v2 view of a hybrid host
+//		go test ./tests/berthdocker/               # test installed binaries instead of building
+//	tests/run-v2.sh go test ./tests/berthdocker/     # in a cgroup v2 view of a hybrid host
 //
 // The whole package takes about a minute and a half. Tests of limits skip
 // themselves when the needed cgroup controller is missing (the v2 view of a
@@ -60,7 +60,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/berth-runtime/berth/tests/callerkit"
+	"github.com/berth-runtime/berth/tests/internal/testkit"
 )
 
 var (
@@ -92,13 +92,13 @@ func TestMain(m *testing.M) {
 
 func testMain(m *testing.M) int {
 	if os.Geteuid() != 0 {
-		fmt.Fprintln(os.Stderr, "tests/docker: these tests need root; skipping all")
+		fmt.Fprintln(os.Stderr, "tests/berthdocker: these tests need root; skipping all")
 		return 0
 	}
 	var err error
 	repoDir, err = filepath.Abs(filepath.Join("..", ".."))
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "tests/docker:", err)
+		fmt.Fprintln(os.Stderr, "tests/berthdocker:", err)
 		return 1
 	}
 	wrapper = filepath.Join(repoDir, "scripts", "berth-docker")
@@ -108,15 +108,15 @@ func testMain(m *testing.M) int {
 	}
 	buildDir, err = os.MkdirTemp("", "bdt-bin-")
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "tests/docker:", err)
+		fmt.Fprintln(os.Stderr, "tests/berthdocker:", err)
 		return 1
 	}
 	defer os.RemoveAll(buildDir)
 	if err := setup(); err != nil {
-		fmt.Fprintln(os.Stderr, "tests/docker: setup failed:", err)
+		fmt.Fprintln(os.Stderr, "tests/berthdocker: setup failed:", err)
 		return 1
 	}
-	fmt.Fprintf(os.Stderr, "tests/docker: berth %s, engine %s, runc %q, cgroup v2 %v\n", berthBin, engineBin, runcBin, cgroupV2)
+	fmt.Fprintf(os.Stderr, "tests/berthdocker: berth %s, engine %s, runc %q, cgroup v2 %v\n", berthBin, engineBin, runcBin, cgroupV2)
 	return m.Run()
 }
 
@@ -230,7 +230,7 @@ func newEnv(t *testing.T, rt rtInfo) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	shim, err := callerkit.NewShim(dir, "rt", rt.path)
+	shim, err := testkit.NewShim(dir, "rt", rt.path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -529,33 +529,12 @@ func (e *env) ids() []string {
 	return res
 }
 
-// eventually polls cond every 50ms until it holds or d has passed.
-func eventually(d time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(scaled(d))
-	for {
-		if cond() {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
+// eventually polls cond every 50ms until it holds or d (scaled) has
+// passed.
+func eventually(d time.Duration, cond func() bool) bool { return testkit.Eventually(d, cond) }
 
 // pidAlive is true for a live, non-zombie process.
-func pidAlive(pid int) bool {
-	if pid <= 0 {
-		return false
-	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	return i >= 0 && len(s) > i+2 && s[i+2] != 'Z' && s[i+2] != 'X'
-}
+func pidAlive(pid int) bool { return testkit.PidAlive(pid) }
 
 // statusField returns a field of /proc/PID/status.
 func statusField(pid int, field string) string {
@@ -584,21 +563,19 @@ func cgroupFile(t *testing.T, pid int, controller, file string) string {
 	if err != nil {
 		t.Fatalf("cgroup of %d: %v", pid, err)
 	}
-	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		parts := strings.SplitN(l, ":", 3)
-		if len(parts) != 3 {
-			continue
-		}
-		if cgroupV2 && parts[0] == "0" {
-			return filepath.Join("/sys/fs/cgroup", parts[2], file)
-		}
-		for _, c := range strings.Split(parts[1], ",") {
-			if c == controller {
-				return filepath.Join("/sys/fs/cgroup", controller, parts[2], file)
-			}
-		}
+	p := cgroupFileIn(string(b), controller, file)
+	if p == "" {
+		t.Fatalf("pid %d has no %s cgroup:\n%s", pid, controller, b)
 	}
-	t.Fatalf("pid %d has no %s cgroup:\n%s", pid, controller, b)
+	return p
+}
+
+// cgroupFileIn finds file's host path in the cgroup a /proc/PID/cgroup
+// text names for controller (the unified hierarchy on v2); "" if none.
+func cgroupFileIn(procCgroup, controller, file string) string {
+	if dir := testkit.CgroupDirIn(procCgroup, controller, cgroupV2); dir != "" {
+		return filepath.Join(dir, file)
+	}
 	return ""
 }
 
@@ -799,12 +776,5 @@ func (e *env) teardown() {
 	os.RemoveAll(e.dir)
 }
 
-// scaled stretches a time bound by $BERTH_TEST_TIME_SCALE (an integer,
-// default 1): the real-host guest runs under software emulation, several
-// times slower than a host (tests/vm/guest-suite.sh sets it).
-func scaled(d time.Duration) time.Duration {
-	if n, err := strconv.Atoi(os.Getenv("BERTH_TEST_TIME_SCALE")); err == nil && n > 1 {
-		return d * time.Duration(n)
-	}
-	return d
-}
+// scaled is testkit.Scaled, for the suite's own time bounds.
+func scaled(d time.Duration) time.Duration { return testkit.Scaled(d) }

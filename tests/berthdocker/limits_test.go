@@ -140,21 +140,7 @@ func cgroupFileOfContainer(e *env, id, controller, file string) string {
 	if err != nil {
 		return ""
 	}
-	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		parts := strings.SplitN(l, ":", 3)
-		if len(parts) != 3 {
-			continue
-		}
-		if cgroupV2 && parts[0] == "0" {
-			return filepath.Join("/sys/fs/cgroup", parts[2], file)
-		}
-		for _, c := range strings.Split(parts[1], ",") {
-			if c == controller {
-				return filepath.Join("/sys/fs/cgroup", controller, parts[2], file)
-			}
-		}
-	}
-	return ""
+	return cgroupFileIn(string(b), controller, file)
 }
 
 func readTrimIfExists(p string) string {

@@ -1,11 +1,12 @@
-// Package callerkit is what the caller suites (tests/podman,
-// tests/containerd, tests/dockerd, tests/conmon) share: a Berth binary to
-// test, a logging shim that proves a caller really ran Berth, a busybox
+// Package testkit is what the test suites share (tests/integration,
+// tests/berthdocker and the caller suites tests/podman, tests/containerd,
+// tests/dockerd, tests/conmon): polling and process checks, a Berth binary
+// to test, a logging shim that proves a caller really ran Berth, a busybox
 // image built on the spot (nothing comes from a registry), commands with
 // timeouts, daemons started and stopped by their pid, and a leak check
 // scoped to the tokens a suite owns (its temp dir, its cgroup parent), so
 // that suites can run side by side.
-package callerkit
+package testkit
 
 import (
 	"bytes"
@@ -16,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -26,7 +28,7 @@ import (
 // RepoDir returns the repository root, found from this source file.
 func RepoDir() string {
 	_, file, _, _ := runtime.Caller(0)
-	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", "..", ".."))
 }
 
 var (
@@ -140,8 +142,19 @@ type Cmd struct {
 	Args    []string
 	Env     []string // added to the environment
 	Stdin   []byte
-	Timeout time.Duration // default 60s
+	Timeout time.Duration // default 60s; scaled (Scaled)
 	Dir     string
+}
+
+// Scaled stretches a time bound by $BERTH_TEST_TIME_SCALE (an integer,
+// default 1): the real-host guest runs under software emulation, several
+// times slower than a host (tests/vm/guest-suite.sh sets it). Run's
+// timeouts and Poll's (Eventually's) bounds are scaled.
+func Scaled(d time.Duration) time.Duration {
+	if n, err := strconv.Atoi(os.Getenv("BERTH_TEST_TIME_SCALE")); err == nil && n > 1 {
+		return d * time.Duration(n)
+	}
+	return d
 }
 
 // Run runs the command and returns its result; it fails the test only when
@@ -152,6 +165,7 @@ func Run(t testing.TB, c Cmd) Result {
 	if c.Timeout == 0 {
 		c.Timeout = 60 * time.Second
 	}
+	c.Timeout = Scaled(c.Timeout)
 	ctx, cancel := context.WithTimeout(context.Background(), c.Timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, c.Args[0], c.Args[1:]...)
@@ -160,13 +174,13 @@ func Run(t testing.TB, c Cmd) Result {
 	if c.Stdin != nil {
 		cmd.Stdin = bytes.NewReader(c.Stdin)
 	}
-	outF, err := os.CreateTemp("", "callerkit-out")
+	outF, err := os.CreateTemp("", "testkit-out")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer os.Remove(outF.Name())
 	defer outF.Close()
-	errF, err := os.CreateTemp("", "callerkit-err")
+	errF, err := os.CreateTemp("", "testkit-err")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +196,7 @@ func Run(t testing.TB, c Cmd) Result {
 	switch {
 	case ctx.Err() != nil:
 		r.Code = -1
-		r.Err += fmt.Sprintf("\n[callerkit: killed after %v]", c.Timeout)
+		r.Err += fmt.Sprintf("\n[testkit: killed after %v]", c.Timeout)
 	case errors.As(err, &ee):
 		r.Code = ee.ExitCode()
 	case err != nil:
@@ -193,6 +207,19 @@ func Run(t testing.TB, c Cmd) Result {
 
 // Eventually polls cond every 50ms until it holds or timeout passes.
 func Eventually(timeout time.Duration, cond func() bool) bool {
+	return Poll(timeout, 50*time.Millisecond, cond)
+}
+
+// Poll calls cond every interval until it holds (true) or timeout has
+// passed (false); cond runs at least once.
+func Poll(timeout, interval time.Duration, cond func() bool) bool {
+	return PollExact(Scaled(timeout), interval, cond)
+}
+
+// PollExact is Poll without Scaled: for a suite whose waits are also
+// negative checks (a condition that must not come true within the bound),
+// which scaling would only make slower (the integration suite's waitFor).
+func PollExact(timeout, interval time.Duration, cond func() bool) bool {
 	deadline := time.Now().Add(timeout)
 	for {
 		if cond() {
@@ -201,8 +228,23 @@ func Eventually(timeout time.Duration, cond func() bool) bool {
 		if time.Now().After(deadline) {
 			return false
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(interval)
 	}
+}
+
+// PidAlive reports whether pid is a live process: it exists and is not a
+// zombie (or dead, state X) in /proc/PID/stat.
+func PidAlive(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || len(s) <= i+2 || s[i+2] != 'Z' && s[i+2] != 'X'
 }
 
 // Daemon is a long-running caller (containerd, dockerd) started by a suite.

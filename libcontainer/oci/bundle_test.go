@@ -1,4 +1,4 @@
-package bundle
+package oci
 
 import (
 	"os"
@@ -51,6 +51,7 @@ func TestLoadRejectsBadBundles(t *testing.T) {
 		{"hostname without uts", strings.Replace(strings.Replace(minimal, `{"type":"uts"}`, `{"type":"ipc"}`, 1), `"ociVersion":"1.3.0",`, `"ociVersion":"1.3.0","hostname":"x",`, 1), true, "uts"},
 		{"maps without userns", strings.Replace(minimal, `"linux":{`, `"linux":{"uidMappings":[{"containerID":0,"hostID":1000,"size":1}],`, 1), true, "user namespace"},
 		{"relative mount destination", strings.Replace(minimal, `"linux":{`, `"mounts":[{"destination":"proc","type":"proc"}],"linux":{`, 1), true, "absolute"},
+		{"vm section", strings.Replace(minimal, `"linux":{`, `"vm":{"hypervisor":{"path":"/usr/bin/qemu"},"kernel":{"path":"/boot/vmlinuz"}},"linux":{`, 1), true, "vm is set"},
 		{"no linux section", `{"ociVersion":"1.3.0","root":{"path":"rootfs"}}`, true, "linux section"},
 	}
 	for _, tt := range tests {

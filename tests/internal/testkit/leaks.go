@@ -1,9 +1,10 @@
-package callerkit
+package testkit
 
 import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -15,8 +16,9 @@ import (
 // Leaks lists what on the host still mentions one of the tokens (a suite's
 // temp dir, its cgroup parent, container IDs): mountinfo lines, cgroup
 // directories (any hierarchy under /sys/fs/cgroup), and processes whose
-// command line, cgroup, root or cwd mentions one. Tokens must be specific
-// enough not to match the host's own things.
+// command line, cgroup, root or cwd mentions one, and, where systemd runs,
+// units (of the system manager, or of the user's for an unprivileged
+// suite). Tokens must be specific enough not to match the host's own things.
 func Leaks(tokens ...string) []string {
 	var toks []string
 	for _, t := range tokens {
@@ -75,6 +77,18 @@ func Leaks(tokens ...string) []string {
 				continue // a zombie or kernel thread on its way out
 			}
 			out = append(out, fmt.Sprintf("process %d: %s", pid, cmd))
+		}
+	}
+	if SystemdRunning() {
+		args := []string{"list-units", "--all", "--plain", "--no-legend", "--no-pager"}
+		if os.Geteuid() != 0 {
+			args = append([]string{"--user"}, args...)
+		}
+		units, _ := exec.Command("systemctl", args...).Output()
+		for _, l := range strings.Split(string(units), "\n") {
+			if l != "" && has(l) {
+				out = append(out, "systemd unit: "+strings.TrimSpace(l))
+			}
 		}
 	}
 	sort.Strings(out)
