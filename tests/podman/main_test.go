@@ -487,7 +487,13 @@ func teardown() []string {
 		// The image's files belong to the user's subordinate ids: only
 		// the user namespace may remove them. Then rootless podman's pause
 		// process (which holds that namespace) goes.
-		r := runPodman(testkit.Cmd{Args: []string{"unshare", "rm", "-rf", filepath.Join(tmp, "root"), filepath.Join(tmp, "runroot")}, Timeout: 2 * time.Minute})
+		// containers/storage's bind of the overlay directory over itself
+		// is in podman's own mount namespace there, so it is unmounted in
+		// that namespace first.
+		overlay := filepath.Join(tmp, "root", "overlay")
+		script := `if mountpoint -q "$1"; then umount -l "$1"; fi; rm -rf "$2" "$3"`
+		r := runPodman(testkit.Cmd{Args: []string{"unshare", "sh", "-c", script, "sh",
+			overlay, filepath.Join(tmp, "root"), filepath.Join(tmp, "runroot")}, Timeout: 2 * time.Minute})
 		if r.Code != 0 {
 			problems = append(problems, "podman unshare rm: "+r.String())
 		}

@@ -16,7 +16,8 @@
 #   TEST_RUN     a -test.run pattern for every suite (default: all);
 #                TEST_RUN_<suite> (podman_rootless for podman-rootless)
 #                one for that suite only
-#   TEST_SKIP    a -test.skip pattern for every suite (default: none)
+#   TEST_SKIP    a -test.skip pattern for every suite (default: none);
+#                TEST_SKIP_<suite> one for that suite only
 #   TEST_TIMEOUT per suite (default 40m)
 set -uo pipefail
 share=$(pwd)
@@ -113,7 +114,9 @@ for suite in $SUITES; do
 		run_var=TEST_RUN_${suite//-/_}
 		run_pat=${!run_var:-${TEST_RUN:-}}
 		[ -n "$run_pat" ] && args+=(-test.run "$run_pat")
-		[ -n "${TEST_SKIP:-}" ] && args+=(-test.skip "$TEST_SKIP")
+		skip_var=TEST_SKIP_${suite//-/_}
+		skip_pat=${!skip_var:-${TEST_SKIP:-}}
+		[ -n "$skip_pat" ] && args+=(-test.skip "$skip_pat")
 		echo "=== suite $suite runtime $rt ($(date +%T))"
 		t0=$SECONDS
 		watchdog $(($(seconds "$TEST_TIMEOUT") - 60)) "$suite-$rt" &
@@ -142,6 +145,12 @@ for suite in $SUITES; do
 			/^ *--- (PASS|SKIP): / { delete buf[$3]; next }
 			cur != "" && nl[cur]++ < 12 { buf[cur] = buf[cur] "       " $0 "\n" }
 		' "$log" | head -80 | tee -a "$out/summary.txt"
+		# a suite that failed outside any test (its TestMain's setup or its
+		# leak check after the tests, a crash): the log's end says why
+		if [ "$src" != 0 ] && [ "$fail" = 0 ]; then
+			echo "  >> exit $src with no failing test; the log ends:"
+			tail -25 "$log" | sed 's/^/       /'
+		fi | tee -a "$out/summary.txt"
 		# runc is the reference: only berth's result decides the exit status
 		[ "$rt" = berth ] && [ $src != 0 ] && rc=1
 	done

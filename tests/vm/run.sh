@@ -34,6 +34,7 @@ envs=(-e "SUITES=${SUITES:-integration berthdocker}" -e "RUNTIMES=${RUNTIMES:-be
 [ -n "${TEST_RUN:-}" ] && envs+=(-e "TEST_RUN=$TEST_RUN")
 for v in $(compgen -v TEST_RUN_); do envs+=(-e "$v=${!v}"); done
 [ -n "${TEST_SKIP:-}" ] && envs+=(-e "TEST_SKIP=$TEST_SKIP")
+for v in $(compgen -v TEST_SKIP_); do envs+=(-e "$v=${!v}"); done
 [ -n "${TEST_TIMEOUT:-}" ] && envs+=(-e "TEST_TIMEOUT=$TEST_TIMEOUT")
 rm -rf "$results"
 mkdir -p "$results"

@@ -41,7 +41,7 @@ MIRROR=${BERTH_VM_MIRROR:-http://deb.debian.org/debian}
 SUITE=bookworm
 # Bump IMAGE_VERSION when the guest configuration below changes: the cached
 # image is rebuilt when its stamp differs.
-IMAGE_VERSION=3
+IMAGE_VERSION=4
 # The floor kernel: Debian 11's 5.10 (the oldest release Berth supports),
 # installed beside the stock 6.1 one and booted with -K floor.
 FLOOR_SUITE=bullseye-security
@@ -52,8 +52,8 @@ FLOOR_MIRROR=${BERTH_VM_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
 # with what they need on such a host: podman (containernetworking-plugins:
 # its network stack does not configure without it), docker.io with its
 # containerd, uidmap and dbus-user-session for rootless podman under the
-# user's own systemd.
-PACKAGES=linux-image-amd64,systemd,systemd-sysv,udev,dbus,apparmor,apparmor-utils,runc,busybox-static,kmod,initramfs-tools,iproute2,procps,jq,tar,util-linux,mount,psmisc,libseccomp2,podman,containernetworking-plugins,docker.io,containerd,uidmap,dbus-user-session
+# user's own systemd; criu for checkpoint and restore.
+PACKAGES=linux-image-amd64,systemd,systemd-sysv,udev,dbus,apparmor,apparmor-utils,runc,busybox-static,kmod,initramfs-tools,iproute2,procps,jq,tar,util-linux,mount,psmisc,libseccomp2,podman,containernetworking-plugins,docker.io,containerd,uidmap,dbus-user-session,criu
 IMG_SIZE=4G
 # ROOTLESS_USER is the guest's unprivileged user (uid 1000, subordinate ids
 # 100000-165535, lingering: its systemd user manager runs from boot), who
@@ -108,9 +108,13 @@ configure_rootfs() {
 	rm -f "$R"/etc/systemd/system/timers.target.wants/*.timer
 	ln -sf /dev/null "$R/etc/systemd/system/e2scrub_reap.service"
 	ln -sf /dev/null "$R/etc/systemd/system/modprobe@drm.service"
-	# the suites start their own dockerd and containerd (under a temp dir)
+	# the suites start their own dockerd and containerd (under a temp dir);
+	# podman's boot-time units (auto-update, restart) cost a minute of
+	# every emulated boot and nothing here uses them
 	local u
-	for u in docker.service docker.socket containerd.service; do
+	for u in docker.service docker.socket containerd.service \
+		podman-auto-update.service podman-auto-update.timer podman-restart.service \
+		podman-clean-transient.service; do
 		ln -sf /dev/null "$R/etc/systemd/system/$u"
 	done
 	chroot "$R" useradd -m -u 1000 -s /bin/bash "$ROOTLESS_USER"
