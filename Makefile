@@ -32,12 +32,13 @@ install: berth berth-docker-engine
 	install -D -m 0755 berth-docker-engine $(DESTDIR)$(PREFIX)/bin/berth-docker-engine
 	install -D -m 0755 scripts/berth-docker $(DESTDIR)$(PREFIX)/bin/berth-docker
 
-# deps installs what the build and the tests need on Debian 12, the callers
+# deps installs what the build and the tests need on Debian 12 (criu: the
+# checkpoint tests, which on a kernel it cannot work with check its refusal), the callers
 # included.
 deps:
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-		gcc libc6-dev libseccomp-dev pkg-config make busybox-static iproute2 util-linux mount procps tar jq time runc uidmap >/dev/null
+		gcc libc6-dev libseccomp-dev pkg-config make busybox-static iproute2 util-linux mount procps tar jq time runc uidmap criu >/dev/null
 	$(MAKE) callers-deps vm-deps
 
 # callers-deps installs the real callers the caller suites drive: podman and

@@ -75,6 +75,7 @@ func newApp() *cli.App {
 		Commands: []*cli.Command{
 			createCommand, startCommand, runCommand, execCommand, stateCommand, listCommand, killCommand,
 			deleteCommand, specCommand, featuresCommand, updateCommand, pauseCommand, resumeCommand, psCommand, eventsCommand,
+			checkpointCommand, restoreCommand,
 		},
 		ExitErrHandler: func(*cli.Context, error) {},
 	}

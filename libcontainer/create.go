@@ -46,7 +46,7 @@ type CreateOpts struct {
 
 // Create builds the container and leaves its init waiting for Start. On any
 // error nothing is left behind: no process, cgroup or state directory.
-func Create(o *CreateOpts) (c *Container, err error) {
+func Create(o *CreateOpts) (*Container, error) {
 	if !state.ValidID(o.ID) {
 		return nil, ErrInvalidID
 	}
@@ -56,6 +56,34 @@ func Create(o *CreateOpts) (c *Container, err error) {
 		return nil, err
 	}
 	debugPlan(o.ID, spec, p)
+	mk, err := makeContainer(o, p)
+	if err != nil {
+		return nil, err
+	}
+	initPid, err := spawn(o, mk.c, p, mk.mgr)
+	if err != nil {
+		mk.undo(initPid)
+		return nil, err
+	}
+	return mk.c, nil
+}
+
+// making is a container being made (by create or restore) until its first
+// process runs: what undo must remove if that fails.
+type making struct {
+	c    *Container
+	spec *specs.Spec
+	// mgr is nil until the container's cgroups are its own to remove.
+	mgr  *cgroups.Manager
+	lock *state.Lock
+}
+
+// makeContainer makes what create and restore share, for plan p: the locked state
+// directory, state.json (first, so that a crash from there on leaves
+// something "delete -f" removes completely) and config.json, and the
+// cgroups with their limits. On error it has removed what it made.
+func makeContainer(o *CreateOpts, p *plan) (mk *making, err error) {
+	spec := o.Bundle.Spec
 	if err := os.MkdirAll(o.Root, 0o700); err != nil {
 		return nil, fmt.Errorf("create root %s: %w", o.Root, err)
 	}
@@ -74,32 +102,13 @@ func Create(o *CreateOpts) (c *Container, err error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	c = &Container{ID: o.ID, Dir: dir, lock: lock}
-	var mgr *cgroups.Manager
-	var initPid int
+	mk = &making{c: &Container{ID: o.ID, Dir: dir, lock: lock}, spec: spec, lock: lock}
 	defer func() {
-		if err == nil {
-			return
+		if err != nil {
+			mk.undo(0)
 		}
-		if initPid > 0 {
-			unix.Kill(initPid, unix.SIGKILL)
-			var ws unix.WaitStatus
-			unix.Wait4(initPid, &ws, 0, nil)
-		}
-		if mgr != nil {
-			if derr := mgr.Destroy(); derr != nil {
-				logrus.Warnf("%s: removing the cgroups after the failed create: %v", o.ID, derr)
-			}
-		}
-		if rdt := spec.Linux.IntelRdt; rdt != nil && intelrdt.Mounted(intelrdt.Root) {
-			if derr := intelrdt.Remove(intelrdt.Root, o.ID, rdt); derr != nil {
-				logrus.Warnf("%s: removing the resctrl groups after the failed create: %v", o.ID, derr)
-			}
-		}
-		os.RemoveAll(dir)
-		dropCacheIfLast(filepath.Dir(dir))
-		lock.Unlock()
 	}()
+	var mgr *cgroups.Manager
 	if o.SystemdCgroup {
 		// a rootless caller's unit is its own systemd user manager's
 		mgr, err = cgroups.NewSystemd(spec.Linux.CgroupsPath, o.ID, o.RootlessCgroups)
@@ -111,8 +120,8 @@ func Create(o *CreateOpts) (c *Container, err error) {
 	}
 	st := &state.State{
 		OCIVersion: spec.Version, ID: o.ID, Bundle: o.Bundle.Dir, Rootfs: o.Bundle.Rootfs,
-		CgroupPaths: mgr.Paths, SystemdUnit: mgr.UnitString(), SystemdUser: mgr.Unit != nil && mgr.Unit.User, SharedPidNS: !p.privatePidNS && !hasJoin(p, unix.CLONE_NEWPID),
-		Annotations: spec.Annotations,
+		CgroupPaths: mgr.Paths, SystemdUnit: mgr.UnitString(), SystemdUser: mgr.Unit != nil && mgr.Unit.User,
+		SharedPidNS: !p.privatePidNS && !hasJoin(p, unix.CLONE_NEWPID), Annotations: spec.Annotations,
 	}
 	if o.NotifySocket != "" {
 		st.NotifySocket = o.NotifySocket
@@ -120,9 +129,7 @@ func Create(o *CreateOpts) (c *Container, err error) {
 			return nil, err
 		}
 	}
-	c.State = st
-	// Written first so that a crash from here on leaves something that
-	// "delete -f" can clean up completely.
+	mk.c.State = st
 	if err = st.Save(dir); err != nil {
 		return nil, err
 	}
@@ -133,14 +140,37 @@ func Create(o *CreateOpts) (c *Container, err error) {
 	if err = createCgroups(mgr, spec, o.RootlessCgroups); err != nil {
 		// Create removed what it made; what existed before (a frozen or
 		// busy cgroup it refused) is not ours to remove.
-		mgr = nil
 		return nil, err
 	}
+	mk.mgr = mgr
 	if err = setCgroups(mgr, p.resources, o.RootlessCgroups); err != nil {
 		return nil, err
 	}
-	initPid, err = spawn(o, c, p, mgr)
-	return c, err
+	return mk, nil
+}
+
+// undo removes what makeContainer made, after killing pid (the first
+// process, if there is one yet).
+func (mk *making) undo(pid int) {
+	if pid > 0 {
+		unix.Kill(pid, unix.SIGKILL)
+		var ws unix.WaitStatus
+		unix.Wait4(pid, &ws, 0, nil)
+	}
+	id := mk.c.ID
+	if mk.mgr != nil {
+		if err := mk.mgr.Destroy(); err != nil {
+			logrus.Warnf("%s: removing the cgroups after the failed create: %v", id, err)
+		}
+	}
+	if rdt := mk.spec.Linux.IntelRdt; rdt != nil && intelrdt.Mounted(intelrdt.Root) {
+		if err := intelrdt.Remove(intelrdt.Root, id, rdt); err != nil {
+			logrus.Warnf("%s: removing the resctrl groups after the failed create: %v", id, err)
+		}
+	}
+	os.RemoveAll(mk.c.Dir)
+	dropCacheIfLast(filepath.Dir(mk.c.Dir))
+	mk.lock.Unlock()
 }
 
 // spawn starts the init, places it in its cgroup, drives the setup

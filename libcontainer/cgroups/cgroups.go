@@ -528,6 +528,21 @@ func (m *Manager) frozenAt(key, p string) bool {
 	return false
 }
 
+// FreezerPath is the directory whose freezer holds the whole container:
+// the unified cgroup on a pure v2 host, the v1 freezer's elsewhere; "" when
+// the container has neither.
+func (m *Manager) FreezerPath() string {
+	if p, ok := m.Paths[UnifiedKey]; ok && m.Mode == Unified {
+		return p
+	}
+	for key, p := range m.Paths {
+		if strings.Contains(","+key+",", ",freezer,") {
+			return p
+		}
+	}
+	return ""
+}
+
 // Frozen reports whether the cgroup freezer holds the container.
 func (m *Manager) Frozen() bool {
 	if p, ok := m.Paths[UnifiedKey]; ok && m.Mode == Unified {

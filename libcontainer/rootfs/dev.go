@@ -156,3 +156,19 @@ func (m *mounter) symlinkIn(target, p string) error {
 	}
 	return nil
 }
+
+// DeviceMountPaths are the device paths a container in a user namespace
+// has bind-mounted from the host (createDevices): the default devices
+// where the config does not bring its own /dev, and linux.devices.
+func DeviceMountPaths(s *specs.Spec) []string {
+	var out []string
+	if needsDefaultDev(s) {
+		for _, d := range defaultDevices {
+			out = append(out, d.Path)
+		}
+	}
+	for _, d := range s.Linux.Devices {
+		out = append(out, d.Path)
+	}
+	return out
+}

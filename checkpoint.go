@@ -1,0 +1,110 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-runtime/berth/libcontainer"
+)
+
+// criuFlags are the flags checkpoint and restore share (runc's).
+var criuFlags = []cli.Flag{
+	&cli.StringFlag{Name: "image-path", Usage: "path for saving criu image files"},
+	&cli.StringFlag{Name: "work-path", Usage: "path for saving work files and logs"},
+	&cli.BoolFlag{Name: "tcp-established", Usage: "allow open tcp connections"},
+	&cli.BoolFlag{Name: "ext-unix-sk", Usage: "allow external unix sockets"},
+	&cli.BoolFlag{Name: "shell-job", Usage: "allow shell jobs"},
+	&cli.BoolFlag{Name: "lazy-pages", Usage: "use userfaultfd to lazily restore memory pages (not supported: refused)"},
+	&cli.BoolFlag{Name: "file-locks", Usage: "handle file locks, for safety"},
+	&cli.StringFlag{Name: "manage-cgroups-mode", Usage: "cgroups mode: soft|full|strict|ignore (default: soft)"},
+	&cli.StringSliceFlag{Name: "empty-ns", Usage: "create a namespace, but don't restore its properties"},
+	&cli.BoolFlag{Name: "auto-dedup", Usage: "enable auto deduplication of memory images"},
+}
+
+var checkpointCommand = &cli.Command{
+	Name:      "checkpoint",
+	Usage:     "checkpoint a running container",
+	ArgsUsage: "<container-id>",
+	Description: `The checkpoint command saves the state of the container instance (CRIU).
+
+Where CRIU cannot work on the host, it fails naming what CRIU's own check found, and the container is left as it was.`,
+	Flags: append(append([]cli.Flag{}, criuFlags...),
+		&cli.StringFlag{Name: "parent-path", Usage: "path for previous criu image files in pre-dump"},
+		&cli.BoolFlag{Name: "leave-running", Usage: "leave the process running after checkpointing"},
+		&cli.IntFlag{Name: "status-fd", Value: -1, Usage: "criu writes \\0 to this FD once lazy-pages is ready (only with --lazy-pages)"},
+		&cli.StringFlag{Name: "page-server", Usage: "ADDRESS:PORT of the page server"},
+		&cli.BoolFlag{Name: "pre-dump", Usage: "dump container's memory information only, leave the container running after this"},
+	),
+	Action: func(c *cli.Context) error {
+		if err := checkArgs(c, 1, 1); err != nil {
+			return err
+		}
+		if c.Int("status-fd") != -1 {
+			return errors.New("--status-fd is only for --lazy-pages, which berth does not support")
+		}
+		co, err := criuOptions(c)
+		if err != nil {
+			return err
+		}
+		ctr, err := loadContainer(c)
+		if err != nil {
+			return err
+		}
+		defer ctr.Release()
+		return ctr.Checkpoint(&libcontainer.CheckpointOpts{
+			CriuOpts: co, ParentPath: c.String("parent-path"), LeaveRunning: c.Bool("leave-running"),
+			PreDump: c.Bool("pre-dump"), PageServer: c.String("page-server"),
+		})
+	},
+}
+
+// emptyNamespaces maps --empty-ns names (runtime-spec namespace types) to
+// CLONE_NEW* flags.
+var emptyNamespaces = map[specs.LinuxNamespaceType]uint32{
+	specs.PIDNamespace: unix.CLONE_NEWPID, specs.NetworkNamespace: unix.CLONE_NEWNET, specs.MountNamespace: unix.CLONE_NEWNS,
+	specs.UserNamespace: unix.CLONE_NEWUSER, specs.IPCNamespace: unix.CLONE_NEWIPC, specs.UTSNamespace: unix.CLONE_NEWUTS,
+	specs.CgroupNamespace: unix.CLONE_NEWCGROUP,
+}
+
+// criuOptions reads the shared flags. The image path defaults to
+// ./checkpoint, as runc's; paths are made absolute.
+func criuOptions(c *cli.Context) (libcontainer.CriuOpts, error) {
+	var o libcontainer.CriuOpts
+	if c.Bool("lazy-pages") {
+		return o, errors.New("--lazy-pages is not supported by berth: it does not drive CRIU's lazy migration (page server and lazy-pages daemon)")
+	}
+	image := c.String("image-path")
+	if image == "" {
+		image = "checkpoint"
+	}
+	var err error
+	if o.ImagePath, err = filepath.Abs(image); err != nil {
+		return o, err
+	}
+	if w := c.String("work-path"); w != "" {
+		if o.WorkPath, err = filepath.Abs(w); err != nil {
+			return o, err
+		}
+	}
+	for _, ns := range c.StringSlice("empty-ns") {
+		f, ok := emptyNamespaces[specs.LinuxNamespaceType(ns)]
+		if !ok {
+			return o, fmt.Errorf("namespace %q is not supported", ns)
+		}
+		o.EmptyNs |= f
+	}
+	switch m := c.String("manage-cgroups-mode"); m {
+	case "", "soft", "full", "strict", "ignore":
+		o.ManageCgroupsMode = m
+	default:
+		return o, errors.New("invalid manage cgroups mode")
+	}
+	o.TCPEstablished, o.ExtUnixSk, o.ShellJob = c.Bool("tcp-established"), c.Bool("ext-unix-sk"), c.Bool("shell-job")
+	o.FileLocks, o.AutoDedup = c.Bool("file-locks"), c.Bool("auto-dedup")
+	return o, nil
+}
