@@ -33,7 +33,7 @@ const descriptorsFile = "descriptors.json"
 type CriuOpts struct {
 	// ImagePath is the image directory; WorkPath, where CRIU logs (default
 	// ImagePath).
-	ImagePath, WorkPath string
+	ImagePath, WorkPath                                       string
 	TCPEstablished, ExtUnixSk, ShellJob, FileLocks, AutoDedup bool
 	// ManageCgroupsMode is soft, full, strict, ignore or "" (CRIU's
 	// default, soft).
