@@ -11,6 +11,7 @@ import (
 	"github.com/berth-runtime/berth/libcontainer/apparmor"
 	"github.com/berth-runtime/berth/libcontainer/caps"
 	"github.com/berth-runtime/berth/libcontainer/cgroups"
+	"github.com/berth-runtime/berth/libcontainer/criu"
 	"github.com/berth-runtime/berth/libcontainer/initp"
 	"github.com/berth-runtime/berth/libcontainer/kernel"
 	"github.com/berth-runtime/berth/libcontainer/nskind"
@@ -68,10 +69,10 @@ func currentFeatures() *features.Features {
 			MountExtensions: &features.MountExtensions{IDMap: &features.IDMap{Enabled: applied("mounts.uidMappings.hostID")}},
 			NetDevices:      &features.NetDevices{Enabled: applied("linux.netDevices.name")},
 		},
-		Annotations: kernelAnnotations(map[string]string{
+		Annotations: criuAnnotations(kernelAnnotations(map[string]string{
 			"org.berth-runtime.berth.version": version,
 			"org.berth-runtime.berth.commit":  commitString(),
-		}),
+		})),
 		PotentiallyUnsafeConfigAnnotations: []string{"bundle"},
 	}
 	if specfields.IsApplied("linux.memoryPolicy.mode") {
@@ -95,6 +96,23 @@ func kernelAnnotations(a map[string]string) map[string]string {
 		}
 		a[prefix+"."+info.Name] = v + " (" + info.API + ", Linux " + info.Since + ")"
 	}
+	return a
+}
+
+// criuAnnotations say whether checkpoint and restore work on this host:
+// runc's key (which CRI-O reads) and Berth's, with CRIU's reason when not.
+func criuAnnotations(a map[string]string) map[string]string {
+	ok, why := "true", "yes"
+	dir, err := os.MkdirTemp("", "berth-features-")
+	if err == nil {
+		err = criu.Check(dir)
+		os.RemoveAll(dir)
+	}
+	if err != nil {
+		ok, why = "false", "no: "+err.Error()
+	}
+	a["org.opencontainers.runc.checkpoint.enabled"] = ok
+	a["org.berth-runtime.berth.checkpoint"] = why
 	return a
 }
 

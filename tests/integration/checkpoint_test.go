@@ -1,0 +1,479 @@
+package integration
+
+// checkpoint and restore (CRIU). They run where CRIU works (the Debian 12
+// guest, tests/vm); where `criu check` fails (this machine's kernel) the
+// tests that need it skip, naming CRIU's reason, and
+// TestCheckpointRefusedWhereCRIUCannotWork checks the refusal instead.
+
+import (
+	"bufio"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/berth-runtime/berth/tests/internal/testkit"
+)
+
+var criuCheck struct {
+	once sync.Once
+	err  string // "" when CRIU works here
+}
+
+// criuProblem is why CRIU cannot work on this host ("" if it can).
+func criuProblem() string {
+	criuCheck.once.Do(func() {
+		out, err := exec.Command("criu", "check").CombinedOutput()
+		if err != nil {
+			criuCheck.err = strings.TrimSpace(string(out)) + " " + err.Error()
+		}
+	})
+	return criuCheck.err
+}
+
+func requireCRIU(t *testing.T) {
+	t.Helper()
+	if p := criuProblem(); p != "" {
+		p, _, _ = strings.Cut(p, "\n")
+		t.Skipf("CRIU cannot work on this host (TestCheckpointRefusedWhereCRIUCannotWork covers it): %s", p)
+	}
+}
+
+// counterSpec runs a counter that writes its next value every 100 ms to
+// /run/count (a tmpfs, whose contents CRIU saves) and to stdout.
+func counterSpec(s *specs.Spec) {
+	s.Process.Args = []string{"/bin/sh", "-c", `i=0; while :; do i=$((i+1)); echo $i > /run/count; echo $i; usleep 100000; done`}
+	s.Mounts = append(s.Mounts, specs.Mount{Destination: "/run", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev", "mode=755"}})
+}
+
+// criuRt runs the runtime with its errors in a --log file and the given
+// stdio for the container it starts (nil: /dev/null): a detached
+// container keeps them, and CRIU can dump only stdio it can name (pipes,
+// /dev/null), not the suite's output files.
+func criuRt(t *testing.T, global []string, stdout *os.File, args ...string) result {
+	t.Helper()
+	log := filepath.Join(newDir(t, "log"), "berth.log")
+	full := append(append([]string{"--root", stateRoot(t), "--log", log}, global...), args...)
+	cmd := exec.Command(berthBin, full...)
+	cmd.Dir = workDir
+	if stdout != nil {
+		cmd.Stdout = stdout
+	}
+	done := make(chan error, 1)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { done <- cmd.Wait() }()
+	r := result{Args: full}
+	select {
+	case err := <-done:
+		if ee, ok := err.(*exec.ExitError); ok {
+			r.Code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(defaultTimeout):
+		cmd.Process.Kill()
+		t.Fatalf("`%s` timed out", strings.Join(full, " "))
+	}
+	b, _ := os.ReadFile(log)
+	r.Stderr = string(b)
+	return r
+}
+
+// count reads the container's counter through exec.
+func count(t *testing.T, id string) int {
+	t.Helper()
+	out := strings.TrimSpace(rt(t, "exec", id, "cat", "/run/count").ok(t).Stdout)
+	n, err := strconv.Atoi(out)
+	if err != nil {
+		t.Fatalf("counter of %s: %q", id, out)
+	}
+	return n
+}
+
+// waitCount waits until the counter of id is above n and returns it.
+func waitCount(t *testing.T, id string, n int) int {
+	t.Helper()
+	var got int
+	if !waitFor(60*time.Second, func() bool { got = count(t, id); return got > n }) {
+		t.Fatalf("counter of %s stuck at %d (want above %d)", id, got, n)
+	}
+	return got
+}
+
+// startCounter runs a counter container detached, stdio /dev/null.
+func startCounter(t *testing.T, global []string, mods ...func(*specs.Spec)) (id, bundle string) {
+	t.Helper()
+	bundle = newBundle(t, append([]func(*specs.Spec){counterSpec}, mods...)...)
+	id = newID(t)
+	criuRt(t, global, nil, "run", "-d", "--bundle", bundle, id).ok(t)
+	waitCount(t, id, 2)
+	return id, bundle
+}
+
+// timed runs f and logs how long it took (the closing note's figures).
+func timed(t *testing.T, what string, f func() result) result {
+	t.Helper()
+	t0 := time.Now()
+	r := f()
+	t.Logf("%s: %v", what, time.Since(t0).Round(time.Millisecond))
+	return r
+}
+
+func TestCheckpointRestoreKeepsCounting(t *testing.T) {
+	requireCRIU(t)
+	id, bundle := startCounter(t, nil)
+	images := filepath.Join(newDir(t, "ck"), "images")
+	before := count(t, id)
+	timed(t, "checkpoint", func() result { return criuRt(t, nil, nil, "checkpoint", "--image-path", images, id).ok(t) })
+	if st := getState(t, id); st.Status != "stopped" {
+		t.Fatalf("after checkpoint the container is %s, want stopped", st.Status)
+	}
+	for _, f := range []string{"descriptors.json", "inventory.img", "dump.log"} {
+		if !fileExists(filepath.Join(images, f)) {
+			t.Errorf("image directory has no %s", f)
+		}
+	}
+	rt(t, "delete", id).ok(t)
+	pidFile := filepath.Join(newDir(t, "pid"), "pid")
+	timed(t, "restore", func() result {
+		return criuRt(t, nil, nil, "restore", "-d", "--image-path", images, "--bundle", bundle, "--pid-file", pidFile, id).ok(t)
+	})
+	st := getState(t, id)
+	if st.Status != "running" {
+		t.Fatalf("restored container is %s, want running", st.Status)
+	}
+	if b, _ := os.ReadFile(pidFile); string(b) != strconv.Itoa(st.Pid) {
+		t.Errorf("pid file %q, state pid %d", b, st.Pid)
+	}
+	after := count(t, id)
+	if after < before {
+		t.Fatalf("counter went back from %d to %d: not the checkpointed process", before, after)
+	}
+	waitCount(t, id, after)
+	out := rt(t, "list").ok(t).Stdout
+	if !strings.Contains(out, id) {
+		t.Errorf("list does not show the restored container: %q", out)
+	}
+	rt(t, "kill", id, "KILL").ok(t)
+	waitStatus(t, id, "stopped", 20*time.Second)
+	rt(t, "delete", id).ok(t)
+}
+
+func TestCheckpointLeaveRunningThenRestoreAsAnother(t *testing.T) {
+	requireCRIU(t)
+	id, bundle := startCounter(t, nil)
+	images := filepath.Join(newDir(t, "ck"), "images")
+	criuRt(t, nil, nil, "checkpoint", "--leave-running", "--image-path", images, id).ok(t)
+	n := count(t, id)
+	if st := getState(t, id); st.Status != "running" {
+		t.Fatalf("after --leave-running the container is %s", st.Status)
+	}
+	waitCount(t, id, n)
+	rt(t, "delete", "-f", id).ok(t)
+	other := newID(t)
+	criuRt(t, nil, nil, "restore", "-d", "--image-path", images, "--bundle", bundle, other).ok(t)
+	waitCount(t, other, count(t, other))
+	rt(t, "delete", "-f", other).ok(t)
+}
+
+func TestCheckpointPreDumpsThenDump(t *testing.T) {
+	requireCRIU(t)
+	id, bundle := startCounter(t, nil)
+	dir := newDir(t, "ck")
+	criuRt(t, nil, nil, "checkpoint", "--pre-dump", "--image-path", filepath.Join(dir, "p1"), id).ok(t)
+	if st := getState(t, id); st.Status != "running" {
+		t.Fatalf("after a pre-dump the container is %s", st.Status)
+	}
+	criuRt(t, nil, nil, "checkpoint", "--pre-dump", "--image-path", filepath.Join(dir, "p2"), "--parent-path", "../p1", id).ok(t)
+	before := count(t, id)
+	criuRt(t, nil, nil, "checkpoint", "--image-path", filepath.Join(dir, "final"), "--parent-path", "../p2", id).ok(t)
+	rt(t, "delete", id).ok(t)
+	criuRt(t, nil, nil, "restore", "-d", "--image-path", filepath.Join(dir, "final"), "--bundle", bundle, id).ok(t)
+	if after := count(t, id); after < before {
+		t.Fatalf("counter went back from %d to %d", before, after)
+	}
+	rt(t, "delete", "-f", id).ok(t)
+}
+
+// readNumbers sends each line of r that is a number to ch.
+func readNumbers(r *os.File, ch chan<- int) {
+	s := bufio.NewScanner(r)
+	for s.Scan() {
+		if n, err := strconv.Atoi(strings.TrimSpace(s.Text())); err == nil {
+			ch <- n
+		}
+	}
+	close(ch)
+}
+
+// TestCheckpointRestoreStdioPipes: the container's stdout is a pipe (as
+// conmon and containerd's shim give it); the restored process writes to
+// the pipe restore was given.
+func TestCheckpointRestoreStdioPipes(t *testing.T) {
+	requireCRIU(t)
+	bundle := newBundle(t, counterSpec)
+	id := newID(t)
+	r1, w1, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r1.Close()
+	criuRt(t, nil, w1, "run", "-d", "--bundle", bundle, id).ok(t)
+	w1.Close()
+	first := make(chan int, 1024)
+	go readNumbers(r1, first)
+	last := 0
+	for last < 3 {
+		select {
+		case last = <-first:
+		case <-time.After(30 * time.Second):
+			t.Fatal("no output on the container's stdout pipe")
+		}
+	}
+	images := filepath.Join(newDir(t, "ck"), "images")
+	criuRt(t, nil, nil, "checkpoint", "--image-path", images, id).ok(t)
+	for n := range first { // the old pipe ends: its writer is gone
+		last = n
+	}
+	rt(t, "delete", id).ok(t)
+	r2, w2, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r2.Close()
+	criuRt(t, nil, w2, "restore", "-d", "--image-path", images, "--bundle", bundle, id).ok(t)
+	w2.Close()
+	second := make(chan int, 1024)
+	go readNumbers(r2, second)
+	select {
+	case n := <-second:
+		if n <= last {
+			t.Errorf("restored process wrote %d after %d", n, last)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the restored process writes nothing to the new stdout pipe")
+	}
+	rt(t, "delete", "-f", id).ok(t)
+}
+
+// TestCheckpointRestoreMountsLimitsAndHooks: a bind mount, masked files,
+// cgroup limits and the runtime's hooks survive a checkpoint and restore.
+func TestCheckpointRestoreMountsLimitsAndHooks(t *testing.T) {
+	requireCRIU(t)
+	host := hostDir(t, map[string]string{"data": "from-the-host"})
+	hookLog := filepath.Join(newDir(t, "hook"), "log")
+	hook := specs.Hook{Path: "/bin/sh", Args: []string{"sh", "-c", "cat >/dev/null; echo prestart >> " + hookLog}}
+	id, bundle := startCounter(t, nil,
+		withMount(specs.Mount{Destination: "/mnt/host", Type: "bind", Source: host, Options: []string{"rbind", "ro"}}),
+		withLinuxResources(&specs.LinuxResources{
+			Memory: &specs.LinuxMemory{Limit: cgI64(cgMiB(96))},
+			Pids:   &specs.LinuxPids{Limit: cgI64(40)},
+		}),
+		func(s *specs.Spec) { s.Hooks = &specs.Hooks{Prestart: []specs.Hook{hook}} })
+	images := filepath.Join(newDir(t, "ck"), "images")
+	criuRt(t, nil, nil, "checkpoint", "--image-path", images, id).ok(t)
+	rt(t, "delete", id).ok(t)
+	criuRt(t, nil, nil, "restore", "-d", "--image-path", images, "--bundle", bundle, id).ok(t)
+	if got := strings.TrimSpace(rt(t, "exec", id, "cat", "/mnt/host/data").ok(t).Stdout); got != "from-the-host" {
+		t.Errorf("bind mount after restore reads %q", got)
+	}
+	if got := rt(t, "exec", id, "wc", "-c", "/proc/kcore").ok(t).Stdout; !strings.HasPrefix(strings.TrimSpace(got), "0") {
+		t.Errorf("/proc/kcore is no longer masked after restore: %q", got)
+	}
+	pid := getState(t, id).Pid
+	if v := readLimit(t, pid, testkit.LimitMemory); v != cgItoa(cgMiB(96)) {
+		t.Errorf("restored init's memory limit %s, want %d", v, cgMiB(96))
+	}
+	if v := readLimit(t, pid, testkit.LimitPids); v != "40" {
+		t.Errorf("restored init's pids limit %s, want 40", v)
+	}
+	b, _ := os.ReadFile(hookLog)
+	if n := strings.Count(string(b), "prestart"); n != 2 {
+		t.Errorf("prestart ran %d times over run and restore, want 2", n)
+	}
+	rt(t, "delete", "-f", id).ok(t)
+}
+
+// readLimit reads limit l of pid's cgroup.
+func readLimit(t *testing.T, pid int, l testkit.Limit) string {
+	t.Helper()
+	v, err := testkit.ReadLimit(pid, l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func TestCheckpointSystemdCgroupDriver(t *testing.T) {
+	requireCRIU(t)
+	requireSystemd(t)
+	sd := []string{"--systemd-cgroup"}
+	id, bundle := startCounter(t, sd)
+	unit := "berth-" + id + ".scope"
+	images := filepath.Join(newDir(t, "ck"), "images")
+	criuRt(t, sd, nil, "checkpoint", "--image-path", images, id).ok(t)
+	rtWith(t, rtOpts{Global: sd}, "delete", id).ok(t)
+	if unitLoaded(unit) {
+		t.Fatalf("unit %s still there after delete", unit)
+	}
+	criuRt(t, sd, nil, "restore", "-d", "--image-path", images, "--bundle", bundle, id).ok(t)
+	pid := getState(t, id).Pid
+	if got := procCgroups(t, pid)[""]; !strings.HasSuffix(got, "/"+unit) {
+		t.Errorf("restored init is in %s, want the unit %s", got, unit)
+	}
+	if p := unitProps(t, unit, "ActiveState", "Delegate"); p["ActiveState"] != "active" || p["Delegate"] != "yes" {
+		t.Errorf("unit %s after restore: %v", unit, p)
+	}
+	rtWith(t, rtOpts{Global: sd}, "delete", "-f", id).ok(t)
+	if unitLoaded(unit) {
+		t.Errorf("unit %s still listed after delete", unit)
+	}
+}
+
+// TestRestoreForeground: restore without -d waits for the container, as
+// run does, and exits with its status; the container is gone afterwards.
+func TestRestoreForeground(t *testing.T) {
+	requireCRIU(t)
+	id, bundle := startCounter(t, nil)
+	images := filepath.Join(newDir(t, "ck"), "images")
+	criuRt(t, nil, nil, "checkpoint", "--image-path", images, id).ok(t)
+	rt(t, "delete", id).ok(t)
+	done := make(chan result, 1)
+	go func() { done <- criuRt(t, nil, nil, "restore", "--image-path", images, "--bundle", bundle, id) }()
+	if !waitFor(60*time.Second, func() bool { return getStateMaybe(t, id) == "running" }) {
+		t.Fatal("foreground restore did not bring the container up")
+	}
+	rt(t, "kill", id, "TERM").ok(t)
+	select {
+	case r := <-done:
+		if r.Code != 128+15 {
+			t.Errorf("foreground restore exited %d, want 143 (SIGTERM): %s", r.Code, r)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("foreground restore did not return after the container died")
+	}
+	if r := rt(t, "state", id); r.Code == 0 {
+		t.Errorf("container still exists after the foreground restore ended: %s", r.Stdout)
+	}
+}
+
+// getStateMaybe is the status of id, or "" when state fails.
+func getStateMaybe(t *testing.T, id string) string {
+	out, err := exec.Command(berthBin, "--root", stateRoot(t), "state", id).Output()
+	if err != nil {
+		return ""
+	}
+	if i := strings.Index(string(out), `"status": "`); i >= 0 {
+		rest := string(out)[i+len(`"status": "`):]
+		return rest[:strings.Index(rest, `"`)]
+	}
+	return ""
+}
+
+// TestRestoreFailureLeavesNothing: a checkpoint whose memory images are
+// gone fails to restore and leaves no state, cgroup or process.
+func TestRestoreFailureLeavesNothing(t *testing.T) {
+	requireCRIU(t)
+	id, bundle := startCounter(t, nil)
+	images := filepath.Join(newDir(t, "ck"), "images")
+	criuRt(t, nil, nil, "checkpoint", "--image-path", images, id).ok(t)
+	rt(t, "delete", id).ok(t)
+	pages, _ := filepath.Glob(filepath.Join(images, "pages-*.img"))
+	for _, p := range pages {
+		os.Remove(p)
+	}
+	other := newID(t)
+	criuRt(t, nil, nil, "restore", "-d", "--image-path", images, "--bundle", bundle, other).failed(t, "criu failed")
+	if r := rt(t, "state", other); r.Code == 0 {
+		t.Errorf("failed restore left a container: %s", r.Stdout)
+	}
+	if dirs := cgroupDirsMatching([]string{other}); len(dirs) > 0 {
+		t.Errorf("failed restore left cgroups: %v", dirs)
+	}
+}
+
+// TestCheckpointRefusedWhereCRIUCannotWork (the hosts where `criu check`
+// fails): checkpoint says why in one line and leaves the container running
+// and no image directory; restore makes no container.
+func TestCheckpointRefusedWhereCRIUCannotWork(t *testing.T) {
+	if criuProblem() == "" {
+		t.Skip("CRIU works on this host: the checkpoint tests run instead")
+	}
+	if _, err := exec.LookPath("criu"); err != nil {
+		t.Skip("criu is not installed (make deps)")
+	}
+	id, bundle := startCounter(t, nil)
+	images := filepath.Join(newDir(t, "ck"), "images")
+	r := criuRt(t, nil, nil, "checkpoint", "--image-path", images, id).failed(t, "CRIU cannot work on this host: criu check:")
+	if n := strings.Count(strings.TrimSpace(r.Stderr), "\n"); n != 0 {
+		t.Errorf("want a one-line error, got %d lines: %q", n+1, r.Stderr)
+	}
+	if fileExists(images) {
+		t.Errorf("the refused checkpoint left %s", images)
+	}
+	if st := getState(t, id); st.Status != "running" {
+		t.Errorf("after the refused checkpoint the container is %s", st.Status)
+	}
+	waitCount(t, id, count(t, id))
+	if err := os.MkdirAll(images, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(images, "descriptors.json"), []byte(`["/dev/null","/dev/null","/dev/null"]`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	other := newID(t)
+	criuRt(t, nil, nil, "restore", "-d", "--image-path", images, "--bundle", bundle, other).failed(t, "criu check:")
+	if r := rt(t, "state", other); r.Code == 0 {
+		t.Errorf("refused restore left a container: %s", r.Stdout)
+	}
+	rt(t, "delete", "-f", id).ok(t)
+}
+
+// TestCheckpointBadInput: the errors that come before CRIU is asked.
+func TestCheckpointBadInput(t *testing.T) {
+	bundle := newBundle(t)
+	id := newID(t)
+	rt(t, "create", "--bundle", bundle, id).ok(t)
+	defer rt(t, "delete", "-f", id)
+	dir := newDir(t, "ck")
+	for _, c := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"checkpoint", "--image-path", filepath.Join(dir, "i"), id}, []string{"container not running"}},
+		{[]string{"checkpoint", "--image-path", filepath.Join(dir, "i"), "no-such-ctr"}, []string{"container does not exist"}},
+		{[]string{"checkpoint", "--image-path", filepath.Join(dir, "i"), "../x"}, []string{"invalid container ID format"}},
+		{[]string{"checkpoint", "--lazy-pages", id}, []string{"--lazy-pages is not supported"}},
+		{[]string{"checkpoint", "--status-fd", "5", id}, []string{"--status-fd is only for --lazy-pages"}},
+		{[]string{"checkpoint", "--manage-cgroups-mode", "bogus", id}, []string{"invalid manage cgroups mode"}},
+		{[]string{"checkpoint", "--empty-ns", "bogus", id}, []string{"bogus", "is not supported"}},
+		{[]string{"restore", "--image-path", filepath.Join(dir, "missing"), "--bundle", bundle, newID(t)}, []string{"not a checkpoint image directory"}},
+		{[]string{"checkpoint"}, []string{"checkpoint", "requires exactly 1 argument(s)"}},
+	} {
+		rt(t, c.args...).failed(t, c.want...)
+	}
+	if fileExists(filepath.Join(dir, "i")) {
+		t.Error("a refused checkpoint made its image directory")
+	}
+}
+
+// TestFeaturesReportCheckpointTruthfully: features says checkpoint works
+// exactly where `criu check` passes.
+func TestFeaturesReportCheckpointTruthfully(t *testing.T) {
+	out := rt(t, "features").ok(t).Stdout
+	want := `"org.opencontainers.runc.checkpoint.enabled": "true"`
+	if criuProblem() != "" {
+		want = `"org.opencontainers.runc.checkpoint.enabled": "false"`
+	}
+	if !strings.Contains(out, want) {
+		t.Errorf("features lacks %s (criu check: %q)", want, criuProblem())
+	}
+}
