@@ -3,6 +3,7 @@ module github.com/berth-runtime/berth
 go 1.26.8
 
 require (
+	github.com/checkpoint-restore/go-criu/v7 v7.2.0
 	github.com/cyphar/filepath-securejoin v0.7.0
 	github.com/moby/go-archive v0.3.3
 	github.com/moby/profiles/seccomp v0.3.0
@@ -18,11 +19,11 @@ require (
 	github.com/vishvananda/netlink v1.3.1
 	github.com/vishvananda/netns v0.0.5
 	golang.org/x/sys v0.38.0
+	google.golang.org/protobuf v1.34.2
 )
 
 require (
 	cyphar.com/go-pathrs v0.2.5 // indirect
-	github.com/checkpoint-restore/go-criu/v7 v7.2.0 // indirect
 	github.com/cilium/ebpf v0.17.3 // indirect
 	github.com/containerd/log v0.1.0 // indirect
 	github.com/coreos/go-systemd/v22 v22.6.0 // indirect
@@ -34,5 +35,4 @@ require (
 	github.com/moby/sys/user v0.4.1 // indirect
 	github.com/russross/blackfriday/v2 v2.1.0 // indirect
 	github.com/xrash/smetrics v0.0.0-20240521201337-686a1a2994c1 // indirect
-	google.golang.org/protobuf v1.34.2 // indirect
 )
