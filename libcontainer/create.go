@@ -102,10 +102,11 @@ func makeContainer(o *CreateOpts, p *plan) (mk *making, err error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	mk = &making{c: &Container{ID: o.ID, Dir: dir, lock: lock}, spec: spec, lock: lock}
+	made := &making{c: &Container{ID: o.ID, Dir: dir, lock: lock}, spec: spec, lock: lock}
+	mk = made
 	defer func() {
 		if err != nil {
-			mk.undo(0)
+			made.undo(0) // mk is nil by then
 		}
 	}()
 	var mgr *cgroups.Manager
