@@ -82,8 +82,8 @@ vm-test: vm-image
 		TEST_RUN='$(VM_FLOOR_RUN)' TEST_SKIP='$(VM_FLOOR_SKIP)' tests/vm/run.sh || rc=1; \
 	GO=$(GO) RUNTIMES='$(or $(VM_RUNTIMES),berth)' TEST_TIMEOUT='$(or $(VM_CALLERS_TEST_TIMEOUT),$(VM_TEST_TIMEOUT))' \
 		VM_TIMEOUT='$(or $(VM_CALLERS_VM_TIMEOUT),3000)' VM_RESULTS=tests/vm/results/callers \
-		SUITES='podman dockerd podman-rootless' TEST_RUN_podman='$(VM_PODMAN_RUN)' TEST_RUN_podman_rootless='$(VM_PODMAN_RUN)' \
-		TEST_RUN_dockerd='$(VM_DOCKERD_RUN)' tests/vm/run.sh || rc=1; \
+		SUITES='podman dockerd podman-rootless containerd' TEST_RUN_podman='$(VM_PODMAN_RUN)' TEST_RUN_podman_rootless='$(VM_PODMAN_RUN)' \
+		TEST_RUN_dockerd='$(VM_DOCKERD_RUN)' TEST_RUN_containerd='$(VM_CONTAINERD_RUN)' tests/vm/run.sh || rc=1; \
 	exit $$rc
 
 # vm-test-ci is what make test (and so CI) runs, within CI's 45 minutes:
@@ -117,7 +117,10 @@ VM_BERTHDOCKER_CI := ^Test(SeedTranscript|RunDetachedPrintsID|RunForegroundOutpu
 # namespaces) and the basic flow (-d, exec, stop), each suite stopped after
 # 10 minutes (they took 2-5) and the VM after 35; make vm-test runs every
 # scenario.
-VM_PODMAN_CI := ^Test(MemoryLimitAndUpdate|Cpus|PidsLimit|PauseUnpause|DefaultAppArmorProfile|UserNamespaceUidmap|RunDetachedIsListedUp|Exec|StopHonoursSIGTERM)
+VM_PODMAN_CI := ^Test(MemoryLimitAndUpdate|Cpus|PidsLimit|PauseUnpause|DefaultAppArmorProfile|UserNamespaceUidmap|RunDetachedIsListedUp|Exec|StopHonoursSIGTERM|Checkpoint)
+# containerd's suite runs in the guest for what needs CRIU (ctr checkpoint
+# and restore through the runc v2 shim); the host runs the rest of it.
+VM_CONTAINERD_RUN ?= ^TestCtrCheckpoint
 VM_DOCKERD_CI := ^TestDockerd/^scenarios/^(Exec|StopHonoursSIGTERM|MemoryAndUpdate|PauseUnpause|DefaultAppArmorProfile|CgroupDriverPlacement)
 vm-test-ci:
 	$(MAKE) vm-test VM_FLOOR_RUN='$(VM_FLOOR_SUBSET)' VM_FLOOR_SKIP='$(VM_FLOOR_SKIP_CI)' VM_TEST_TIMEOUT=20m \
