@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -43,7 +44,20 @@ func testUserNamespaceRemap(t *testing.T, e *env) {
 	ns := e.ns + "u"
 	// not named after ns: the leak check below runs before its removal
 	cgParent := cgroupParent("berth-dockerd-" + strings.TrimPrefix(e.ns, "berthdk") + "-userns")
-	d, sock, err := startDockerd(dir, ns, cgParent, shim, []string{"--userns-remap", "nobody:nogroup"}, wrap)
+	// A second dockerd under emulation, with the other scenarios running,
+	// may miss its own 15 s wait for the containerd it starts (dockerd
+	// exits 1 "timeout waiting for containerd to start"; runc and Berth
+	// alike, in the guest): start-up is retried, what a failed try left
+	// is killed first.
+	var d *testkit.Daemon
+	var sock string
+	for try := 1; try <= 3; try++ {
+		if d, sock, err = startDockerd(dir, ns, cgParent, shim, []string{"--userns-remap", "nobody:nogroup"}, wrap); err == nil {
+			break
+		}
+		t.Logf("user-namespace dockerd, start %d: %v", try, err)
+		killProcessesUnder(dir)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,4 +94,23 @@ func testUserNamespaceRemap(t *testing.T, e *env) {
 	if uid := strings.Fields(statusField(string(st), "Uid")); len(uid) == 0 || uid[0] != usernsBase {
 		t.Errorf("the container's init runs as host uid %v, want %s", uid, usernsBase)
 	}
+}
+
+// killProcessesUnder kills what a failed daemon start left running with
+// dir in its command line, root or cwd (its containerd), and waits for it.
+func killProcessesUnder(dir string) {
+	for _, l := range testkit.Leaks(dir) {
+		var pid int
+		if _, err := fmt.Sscanf(l, "process %d:", &pid); err == nil && pid > 1 {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+	testkit.Eventually(10*time.Second, func() bool {
+		for _, l := range testkit.Leaks(dir) {
+			if strings.HasPrefix(l, "process ") {
+				return false
+			}
+		}
+		return true
+	})
 }
