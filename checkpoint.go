@@ -56,10 +56,19 @@ Where CRIU cannot work on the host, it fails naming what CRIU's own check found,
 			return err
 		}
 		defer ctr.Release()
-		return ctr.Checkpoint(&libcontainer.CheckpointOpts{
+		o := &libcontainer.CheckpointOpts{
 			CriuOpts: co, ParentPath: c.String("parent-path"), LeaveRunning: c.Bool("leave-running"),
 			PreDump: c.Bool("pre-dump"), PageServer: c.String("page-server"),
-		})
+		}
+		if err := ctr.Checkpoint(o); err != nil {
+			return err
+		}
+		if o.LeaveRunning || o.PreDump {
+			return nil
+		}
+		// As runc: a container whose processes went into the image is
+		// removed (cgroup, state); restore makes it again.
+		return ctr.Delete(true)
 	},
 }
 

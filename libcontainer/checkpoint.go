@@ -29,6 +29,9 @@ import (
 // stdio in place of the pipes.
 const descriptorsFile = "descriptors.json"
 
+// errCheckpointCreated is runc's text for a container not started yet.
+var errCheckpointCreated = errors.New("Container cannot be checkpointed in created state")
+
 // CriuOpts are the flags checkpoint and restore share (runc's).
 type CriuOpts struct {
 	// ImagePath is the image directory; WorkPath, where CRIU logs (default
@@ -157,11 +160,13 @@ func (d *criuDirs) baseOpts(o *CriuOpts, logFile string) (*rpc.CriuOpts, error) 
 
 // Checkpoint dumps the running container to o.ImagePath with CRIU. Without
 // LeaveRunning (or for a pre-dump) its processes are gone afterwards and
-// the container is stopped; a dump that fails leaves it running (CRIU
+// the container is stopped (the command then deletes it, as runc does); a dump that fails leaves it running (CRIU
 // resumes what it froze), and the directories it made are removed.
 func (c *Container) Checkpoint(o *CheckpointOpts) (err error) {
 	switch c.Status() {
 	case state.Running, state.Paused:
+	case state.Created:
+		return errCheckpointCreated
 	default:
 		return ErrNotRunning
 	}

@@ -236,6 +236,9 @@ func setupContainer(cfg *syncmsg.InitConfig, conn *syncmsg.Conn) (procfd int, er
 		if err := rootfs.Finish(rc); err != nil {
 			return -1, err
 		}
+		if err := reopenDevNull(); err != nil {
+			return -1, err
+		}
 	} else {
 		if err := rc.BeforePivot(); err != nil {
 			return -1, err

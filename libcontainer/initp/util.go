@@ -137,3 +137,38 @@ func setPersonality(p *specs.LinuxPersonality) error {
 	}
 	return nil
 }
+
+// reopenDevNull replaces each of fds 0-2 that is the host's /dev/null
+// (a caller's detached or closed stdio) with the container's own
+// /dev/null, opened with the same access mode, as runc does: the
+// process keeps no file of a mount outside its mount namespace, which
+// CRIU could not look up at checkpoint time. The container's node is
+// opened without following a symlink and used only if it is the null
+// device.
+func reopenDevNull() error {
+	var null unix.Stat_t
+	for fd := 0; fd < 3; fd++ {
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFCHR || st.Rdev != unix.Mkdev(1, 3) {
+			continue
+		}
+		flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
+		if err != nil {
+			return fmt.Errorf("stdio fd %d: %w", fd, err)
+		}
+		nfd, err := unix.Open("/dev/null", flags&unix.O_ACCMODE|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			continue // the config's /dev has none: keep the host's
+		}
+		if err := unix.Fstat(nfd, &null); err != nil || null.Mode&unix.S_IFMT != unix.S_IFCHR || null.Rdev != unix.Mkdev(1, 3) {
+			unix.Close(nfd)
+			return errors.New("the container's /dev/null is not the null device")
+		}
+		err = unix.Dup3(nfd, fd, 0)
+		unix.Close(nfd)
+		if err != nil {
+			return fmt.Errorf("reopen /dev/null as fd %d: %w", fd, err)
+		}
+	}
+	return nil
+}

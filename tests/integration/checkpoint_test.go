@@ -133,15 +133,16 @@ func TestCheckpointRestoreKeepsCounting(t *testing.T) {
 	images := filepath.Join(newDir(t, "ck"), "images")
 	before := count(t, id)
 	timed(t, "checkpoint", func() result { return criuRt(t, nil, nil, "checkpoint", "--image-path", images, id).ok(t) })
-	if st := getState(t, id); st.Status != "stopped" {
-		t.Fatalf("after checkpoint the container is %s, want stopped", st.Status)
+	// As runc: the checkpointed container is gone, cgroup and all.
+	rt(t, "state", id).failed(t, "container does not exist")
+	if dirs := cgroupDirsMatching([]string{id}); len(dirs) > 0 {
+		t.Errorf("the checkpointed container's cgroups remain: %v", dirs)
 	}
 	for _, f := range []string{"descriptors.json", "inventory.img", "dump.log"} {
 		if !fileExists(filepath.Join(images, f)) {
 			t.Errorf("image directory has no %s", f)
 		}
 	}
-	rt(t, "delete", id).ok(t)
 	pidFile := filepath.Join(newDir(t, "pid"), "pid")
 	timed(t, "restore", func() result {
 		return criuRt(t, nil, nil, "restore", "-d", "--image-path", images, "--bundle", bundle, "--pid-file", pidFile, id).ok(t)
@@ -195,7 +196,6 @@ func TestCheckpointPreDumpsThenDump(t *testing.T) {
 	criuRt(t, nil, nil, "checkpoint", "--pre-dump", "--image-path", filepath.Join(dir, "p2"), "--parent-path", "../p1", id).ok(t)
 	before := count(t, id)
 	criuRt(t, nil, nil, "checkpoint", "--image-path", filepath.Join(dir, "final"), "--parent-path", "../p2", id).ok(t)
-	rt(t, "delete", id).ok(t)
 	criuRt(t, nil, nil, "restore", "-d", "--image-path", filepath.Join(dir, "final"), "--bundle", bundle, id).ok(t)
 	if after := count(t, id); after < before {
 		t.Fatalf("counter went back from %d to %d", before, after)
@@ -243,7 +243,6 @@ func TestCheckpointRestoreStdioPipes(t *testing.T) {
 	for n := range first { // the old pipe ends: its writer is gone
 		last = n
 	}
-	rt(t, "delete", id).ok(t)
 	r2, w2, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
@@ -280,7 +279,6 @@ func TestCheckpointRestoreMountsLimitsAndHooks(t *testing.T) {
 		func(s *specs.Spec) { s.Hooks = &specs.Hooks{Prestart: []specs.Hook{hook}} })
 	images := filepath.Join(newDir(t, "ck"), "images")
 	criuRt(t, nil, nil, "checkpoint", "--image-path", images, id).ok(t)
-	rt(t, "delete", id).ok(t)
 	criuRt(t, nil, nil, "restore", "-d", "--image-path", images, "--bundle", bundle, id).ok(t)
 	if got := strings.TrimSpace(rt(t, "exec", id, "cat", "/mnt/host/data").ok(t).Stdout); got != "from-the-host" {
 		t.Errorf("bind mount after restore reads %q", got)
@@ -320,9 +318,8 @@ func TestCheckpointSystemdCgroupDriver(t *testing.T) {
 	unit := "berth-" + id + ".scope"
 	images := filepath.Join(newDir(t, "ck"), "images")
 	criuRt(t, sd, nil, "checkpoint", "--image-path", images, id).ok(t)
-	rtWith(t, rtOpts{Global: sd}, "delete", id).ok(t)
 	if unitLoaded(unit) {
-		t.Fatalf("unit %s still there after delete", unit)
+		t.Fatalf("unit %s still there after the checkpoint removed the container", unit)
 	}
 	criuRt(t, sd, nil, "restore", "-d", "--image-path", images, "--bundle", bundle, id).ok(t)
 	pid := getState(t, id).Pid
@@ -345,7 +342,6 @@ func TestRestoreForeground(t *testing.T) {
 	id, bundle := startCounter(t, nil)
 	images := filepath.Join(newDir(t, "ck"), "images")
 	criuRt(t, nil, nil, "checkpoint", "--image-path", images, id).ok(t)
-	rt(t, "delete", id).ok(t)
 	done := make(chan result, 1)
 	go func() { done <- criuRt(t, nil, nil, "restore", "--image-path", images, "--bundle", bundle, id) }()
 	if !waitFor(60*time.Second, func() bool { return getStateMaybe(t, id) == "running" }) {
@@ -385,7 +381,6 @@ func TestRestoreFailureLeavesNothing(t *testing.T) {
 	id, bundle := startCounter(t, nil)
 	images := filepath.Join(newDir(t, "ck"), "images")
 	criuRt(t, nil, nil, "checkpoint", "--image-path", images, id).ok(t)
-	rt(t, "delete", id).ok(t)
 	pages, _ := filepath.Glob(filepath.Join(images, "pages-*.img"))
 	for _, p := range pages {
 		os.Remove(p)
@@ -448,7 +443,7 @@ func TestCheckpointBadInput(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{[]string{"checkpoint", "--image-path", filepath.Join(dir, "i"), id}, []string{"container not running"}},
+		{[]string{"checkpoint", "--image-path", filepath.Join(dir, "i"), id}, []string{"cannot be checkpointed in created state"}},
 		{[]string{"checkpoint", "--image-path", filepath.Join(dir, "i"), "no-such-ctr"}, []string{"container does not exist"}},
 		{[]string{"checkpoint", "--image-path", filepath.Join(dir, "i"), "../x"}, []string{"invalid container ID format"}},
 		{[]string{"checkpoint", "--lazy-pages", id}, []string{"--lazy-pages is not supported"}},
