@@ -82,6 +82,9 @@ type criuDirs struct {
 	images, work *os.File
 	workPath     string
 	made         []string
+	// inNS are the same directories opened in CRIU's mount namespace
+	// (restore).
+	inNS []*os.File
 }
 
 // openCriuDirs opens the image directory, made (0700) if missing when
@@ -126,7 +129,7 @@ func openCriuDirs(o *CriuOpts, makeImages bool) (*criuDirs, error) {
 
 // close closes the directories; failed removes those it made.
 func (d *criuDirs) close(failed bool) {
-	for _, f := range []*os.File{d.images, d.work} {
+	for _, f := range append([]*os.File{d.images, d.work}, d.inNS...) {
 		if f != nil {
 			f.Close()
 		}

@@ -204,7 +204,24 @@ func restoreCall(o *RestoreOpts, c *Container, mk *making, d *criuDirs, fds []st
 		opts.CgRoot = roots
 		return err
 	}
-	call.Start = func(cmd *exec.Cmd) error { return startWithRootMounted(cmd, o.Bundle.Rootfs) }
+	call.Start = func(cmd *exec.Cmd) error {
+		return startWithRootMounted(cmd, o.Bundle.Rootfs, func() error {
+			// CRIU works in its directories (and mounts its cgroup yard
+			// there): they must be on mounts of its own namespace.
+			images, err := os.Open(d.images.Name())
+			if err != nil {
+				return err
+			}
+			work, err := os.Open(d.workPath)
+			if err != nil {
+				images.Close()
+				return err
+			}
+			d.inNS = []*os.File{images, work}
+			opts.ImagesDirFd, opts.WorkDirFd = proto.Int32(int32(images.Fd())), proto.Int32(int32(work.Fd()))
+			return nil
+		})
+	}
 	return call, nil
 }
 
@@ -230,9 +247,11 @@ func cgroupRoots(pid int) ([]*rpc.CgroupRoot, error) {
 // startWithRootMounted starts cmd (CRIU) from a thread with a mount
 // namespace of its own, a private copy of the host's in which root is
 // bind-mounted onto itself: CRIU wants the rootfs to be a mount point, and
-// the bind must neither show on the host nor outlive CRIU. The thread is
-// never handed back to the Go scheduler: it ends with its goroutine.
-func startWithRootMounted(cmd *exec.Cmd, root string) error {
+// the bind must neither show on the host nor outlive CRIU. prepare runs
+// there first (what CRIU must find on its own mounts is opened by it).
+// The thread is never handed back to the Go scheduler: it ends with its
+// goroutine.
+func startWithRootMounted(cmd *exec.Cmd, root string, prepare func() error) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
@@ -245,6 +264,9 @@ func startWithRootMounted(cmd *exec.Cmd, root string) error {
 			}
 			if err := unix.Mount(root, root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 				return fmt.Errorf("restore: bind the rootfs %s onto itself: %w", root, err)
+			}
+			if err := prepare(); err != nil {
+				return err
 			}
 			return cmd.Start()
 		}()
