@@ -245,7 +245,7 @@ func cgroupRoots(pid int) ([]*rpc.CgroupRoot, error) {
 }
 
 // startWithRootMounted starts cmd (CRIU) from a thread with a mount
-// namespace of its own, a private copy of the host's in which root is
+// namespace of its own, a copy of the host's (slave mounts) in which root is
 // bind-mounted onto itself: CRIU wants the rootfs to be a mount point, and
 // the bind must neither show on the host nor outlive CRIU. prepare runs
 // there first (what CRIU must find on its own mounts is opened by it).
@@ -259,8 +259,12 @@ func startWithRootMounted(cmd *exec.Cmd, root string, prepare func() error) erro
 			if err := unix.Unshare(unix.CLONE_FS | unix.CLONE_NEWNS); err != nil {
 				return fmt.Errorf("restore: unshare a mount namespace for CRIU: %w", err)
 			}
-			if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
-				return fmt.Errorf("restore: make CRIU's mounts private: %w", err)
+			// Slaves, not private: nothing made here reaches the host,
+			// and the copies stay in the host's peer groups, from which
+			// CRIU copies the sharing of the external mounts it restores
+			// (a container's mounts are slaves of the host's).
+			if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_SLAVE, ""); err != nil {
+				return fmt.Errorf("restore: make CRIU's mounts slaves: %w", err)
 			}
 			if err := unix.Mount(root, root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 				return fmt.Errorf("restore: bind the rootfs %s onto itself: %w", root, err)
