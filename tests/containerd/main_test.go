@@ -391,6 +391,10 @@ func cleanupAll() int {
 }
 
 func removeCgroupParents(parents ...string) {
+	for _, p := range parents {
+		// pure cgroup v2 (the Debian guest): the parent is directly below
+		syscall.Rmdir(filepath.Join("/sys/fs/cgroup", p))
+	}
 	ents, _ := os.ReadDir("/sys/fs/cgroup")
 	for _, e := range ents {
 		for _, p := range parents {
