@@ -10,16 +10,6 @@ import (
 	"github.com/berth-runtime/berth/tests/internal/testkit"
 )
 
-// requireCRIU skips where CRIU cannot work (this machine's kernel; the
-// Debian 12 guest runs these).
-func requireCRIU(t *testing.T) {
-	t.Helper()
-	if out, err := exec.Command("criu", "check").CombinedOutput(); err != nil {
-		first, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
-		t.Skipf("CRIU cannot work on this host: %s", first)
-	}
-}
-
 // ctrCount reads the counter of task name through `ctr task exec`.
 func ctrCount(t *testing.T, name string) int {
 	t.Helper()
@@ -33,11 +23,7 @@ func ctrCount(t *testing.T, name string) int {
 
 func ctrCounting(t *testing.T, name string, n int) int {
 	t.Helper()
-	var got int
-	if !testkit.Poll(60*time.Second, 200*time.Millisecond, func() bool { got = ctrCount(t, name); return got > n }) {
-		t.Fatalf("counter of %s stuck at %d (want above %d)", name, got, n)
-	}
-	return got
+	return testkit.CountsPast(t, "counter of "+name, n, func() int { return ctrCount(t, name) })
 }
 
 // TestCtrCheckpointRestore: `ctr containers checkpoint --task` and
@@ -45,7 +31,7 @@ func ctrCounting(t *testing.T, name string, n int) int {
 // its runc binary: the shim runs `checkpoint` and `restore` (with its own
 // stdio pipes, which the restored process must get).
 func TestCtrCheckpointRestore(t *testing.T) {
-	requireCRIU(t)
+	testkit.RequireCRIU(t)
 	name := ctrRunD(t, nil, "sh", "-c", `i=0; while :; do i=$((i+1)); echo $i > /dev/shm/count; usleep 100000; done`)
 	n := ctrCounting(t, name, 2)
 	ref := "localhost/berth-checkpoint/" + name + ":1"

@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,26 +20,12 @@ import (
 	"github.com/berth-runtime/berth/tests/internal/testkit"
 )
 
-var criuCheck struct {
-	once sync.Once
-	err  string // "" when CRIU works here
-}
-
 // criuProblem is why CRIU cannot work on this host ("" if it can).
-func criuProblem() string {
-	criuCheck.once.Do(func() {
-		out, err := exec.Command("criu", "check").CombinedOutput()
-		if err != nil {
-			criuCheck.err = strings.TrimSpace(string(out)) + " " + err.Error()
-		}
-	})
-	return criuCheck.err
-}
+func criuProblem() string { return testkit.CRIUProblem() }
 
 func requireCRIU(t *testing.T) {
 	t.Helper()
 	if p := criuProblem(); p != "" {
-		p, _, _ = strings.Cut(p, "\n")
 		t.Skipf("CRIU cannot work on this host (TestCheckpointRefusedWhereCRIUCannotWork covers it): %s", p)
 	}
 }
@@ -101,11 +86,7 @@ func count(t *testing.T, id string) int {
 // waitCount waits until the counter of id is above n and returns it.
 func waitCount(t *testing.T, id string, n int) int {
 	t.Helper()
-	var got int
-	if !waitFor(60*time.Second, func() bool { got = count(t, id); return got > n }) {
-		t.Fatalf("counter of %s stuck at %d (want above %d)", id, got, n)
-	}
-	return got
+	return testkit.CountsPast(t, "counter of "+id, n, func() int { return count(t, id) })
 }
 
 // startCounter runs a counter container detached, stdio /dev/null.

@@ -1,7 +1,6 @@
 package podmantest
 
 import (
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -11,16 +10,12 @@ import (
 	"github.com/berth-runtime/berth/tests/internal/testkit"
 )
 
-// requireCRIU skips where CRIU cannot work (this machine's kernel; the
-// Debian 12 guest runs these) and for rootless podman, which cannot
-// checkpoint.
+// requireCRIU skips where CRIU cannot work, and for rootless podman,
+// which cannot checkpoint.
 func requireCRIU(t *testing.T) {
 	t.Helper()
 	skipRootless(t, "podman checkpoints only as root (CRIU)")
-	if out, err := exec.Command("criu", "check").CombinedOutput(); err != nil {
-		first, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
-		t.Skipf("CRIU cannot work on this host: %s", first)
-	}
+	testkit.RequireCRIU(t)
 }
 
 // counterArgs count on a tmpfs (CRIU saves its contents) every 100 ms.
@@ -40,11 +35,7 @@ func podmanCount(t *testing.T, id string) int {
 // podmanCounting waits until the counter of id goes past n.
 func podmanCounting(t *testing.T, id string, n int) int {
 	t.Helper()
-	var got int
-	if !testkit.Poll(60*time.Second, 200*time.Millisecond, func() bool { got = podmanCount(t, id); return got > n }) {
-		t.Fatalf("counter of %s stuck at %d (want above %d)", id, got, n)
-	}
-	return got
+	return testkit.CountsPast(t, "counter of "+id, n, func() int { return podmanCount(t, id) })
 }
 
 // TestCheckpointRestore: podman container checkpoint / restore through
