@@ -7,6 +7,7 @@ package integration
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -453,4 +454,105 @@ func TestFeaturesReportCheckpointTruthfully(t *testing.T) {
 	if !strings.Contains(out, want) {
 		t.Errorf("features lacks %s (criu check: %q)", want, criuProblem())
 	}
+}
+
+// TestCheckpointJoinedNetworkNamespace: a network namespace joined by path
+// is left out of the image (external) and joined again on restore.
+func TestCheckpointJoinedNetworkNamespace(t *testing.T) {
+	requireCRIU(t)
+	holder := exec.Command("unshare", "--net", "sleep", "1000")
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { holder.Process.Kill(); holder.Wait() })
+	nsPath := fmt.Sprintf("/proc/%d/ns/net", holder.Process.Pid)
+	hostNet, _ := os.Readlink("/proc/self/ns/net")
+	var want string
+	if !waitFor(5*time.Second, func() bool { want, _ = os.Readlink(nsPath); return want != "" && want != hostNet }) {
+		t.Fatalf("unshare --net made no namespace (%q)", want)
+	}
+	id, bundle := startCounter(t, nil, withNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: nsPath}))
+	images := filepath.Join(newDir(t, "ck"), "images")
+	criuRt(t, nil, nil, "checkpoint", "--image-path", images, id).ok(t)
+	criuRt(t, nil, nil, "restore", "-d", "--image-path", images, "--bundle", bundle, id).ok(t)
+	if got, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/net", getState(t, id).Pid)); got != want {
+		t.Errorf("restored init's network namespace %s, want the joined %s", got, want)
+	}
+	waitCount(t, id, count(t, id))
+	rt(t, "delete", "-f", id).ok(t)
+}
+
+// TestCheckpointFailureLeavesContainerRunning: a dump CRIU refuses (the
+// init's stdout is a host file it cannot name) leaves the container
+// running, counting, and no image directory.
+func TestCheckpointFailureLeavesContainerRunning(t *testing.T) {
+	requireCRIU(t)
+	bundle := newBundle(t, counterSpec)
+	id := newID(t)
+	rt(t, "run", "-d", "--bundle", bundle, id).ok(t) // stdio: the suite's files
+	n := waitCount(t, id, 2)
+	images := filepath.Join(newDir(t, "ck"), "images")
+	criuRt(t, nil, nil, "checkpoint", "--image-path", images, id).failed(t, "criu failed: type DUMP")
+	if fileExists(images) {
+		t.Errorf("the failed checkpoint left %s", images)
+	}
+	if st := getState(t, id); st.Status != "running" {
+		t.Fatalf("after the failed checkpoint the container is %s", st.Status)
+	}
+	waitCount(t, id, n)
+	rt(t, "delete", "-f", id).ok(t)
+}
+
+// TestRestoreKilledLeavesWhatDeleteRemoves: berth restore SIGKILLed while
+// CRIU works; delete -f then leaves nothing (the suite's leak check: no
+// cgroup, process or state).
+func TestRestoreKilledLeavesWhatDeleteRemoves(t *testing.T) {
+	requireCRIU(t)
+	id, bundle := startCounter(t, nil)
+	images := filepath.Join(newDir(t, "ck"), "images")
+	criuRt(t, nil, nil, "checkpoint", "--image-path", images, id).ok(t)
+	cmd := exec.Command(berthBin, "--root", stateRoot(t), "restore", "-d", "--image-path", images, "--bundle", bundle, id)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// killed once its state is saved, while CRIU restores
+	waitFor(30*time.Second, func() bool { return fileExists(filepath.Join(stateRoot(t), id, "state.json")) })
+	cmd.Process.Kill()
+	cmd.Wait()
+	rt(t, "delete", "-f", id)
+	if r := rt(t, "state", id); r.Code == 0 {
+		t.Errorf("container still there after delete -f: %s", r.Stdout)
+	}
+	if !waitFor(20*time.Second, func() bool { return len(cgroupDirsMatching([]string{id})) == 0 }) {
+		t.Errorf("cgroups left: %v", cgroupDirsMatching([]string{id}))
+	}
+}
+
+// TestCheckpointRestoreTerminal: a container with a terminal (its master
+// held by the console socket's receiver) is checkpointed and restored
+// with --console-socket: the new master reaches the socket and drives
+// the restored shell.
+func TestCheckpointRestoreTerminal(t *testing.T) {
+	requireCRIU(t)
+	bundle := newBundle(t, withArgs("/bin/sh"), withTerminal(nil))
+	id := newID(t)
+	ln, sock := ttyListen(t)
+	run := rtStart(t, rtOpts{}, "run", "-d", "--console-socket", sock, "--bundle", bundle, id)
+	master, _, conn := ttyRecvMaster(t, ln)
+	run.wait(t).ok(t)
+	out := readTTY(master)
+	ttyWrite(t, master, "echo before-$((6*7))\n")
+	out.waitMatch(t, 15*time.Second, `^before-42$`)
+	images := filepath.Join(newDir(t, "ck"), "images")
+	criuRt(t, nil, nil, "checkpoint", "--image-path", images, id).ok(t)
+	conn.Close()
+	ln2, sock2 := ttyListen(t)
+	restore := rtStart(t, rtOpts{}, "restore", "-d", "--console-socket", sock2, "--image-path", images, "--bundle", bundle, id)
+	master2, _, conn2 := ttyRecvMaster(t, ln2)
+	defer conn2.Close()
+	restore.wait(t).ok(t)
+	out2 := readTTY(master2)
+	ttyWrite(t, master2, "echo after-$((6*7))\n")
+	out2.waitMatch(t, 15*time.Second, `^after-42$`)
+	rt(t, "delete", "-f", id).ok(t)
 }
