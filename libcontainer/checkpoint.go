@@ -20,6 +20,7 @@ import (
 
 	"github.com/berth-runtime/berth/libcontainer/criu"
 	"github.com/berth-runtime/berth/libcontainer/rootfs"
+	"github.com/berth-runtime/berth/libcontainer/rootless"
 	"github.com/berth-runtime/berth/libcontainer/state"
 )
 
@@ -185,9 +186,6 @@ func (c *Container) Checkpoint(o *CheckpointOpts) (err error) {
 		return err
 	}
 	defer func() { d.close(err != nil) }()
-	if err := criu.Check(d.workPath); err != nil {
-		return err
-	}
 	logFile := "dump.log"
 	typ := rpc.CriuReqType_DUMP
 	if o.PreDump {
@@ -232,28 +230,31 @@ func (c *Container) Checkpoint(o *CheckpointOpts) (err error) {
 		}
 	}
 	logrus.Debugf("%s: criu %s into %s (pid %d, %d external mounts, external %v)", c.ID, typ, o.ImagePath, pid, len(opts.ExtMnt), opts.External)
-	call := &criu.Call{Type: typ, Opts: opts, LogDir: d.workPath}
-	return call.Run()
+	return runCriu(&criu.Call{Type: typ, Opts: opts, LogDir: d.workPath}, d.workPath)
+}
+
+// runCriu runs call. When it fails, CRIU's own check tells whether CRIU
+// cannot work on this host at all (a kernel it does not support), and
+// that one-line reason is the error; CRIU fails such a host before it
+// touches any process. The check runs only then: a second criu process
+// on every checkpoint and restore would cost as much as a small dump.
+func runCriu(call *criu.Call, dir string) error {
+	err := call.Run()
+	if err != nil {
+		if cerr := criu.Check(dir); cerr != nil {
+			return cerr
+		}
+	}
+	return err
 }
 
 // criuNeedsRoot refuses a caller CRIU cannot serve: it dumps and restores
 // only as the host's root.
 func criuNeedsRoot() error {
-	if os.Geteuid() != 0 || !isHostUserNS() {
+	if os.Geteuid() != 0 || rootless.InUserNS() {
 		return errors.New("checkpoint and restore need the host's root: CRIU cannot dump or restore a rootless container")
 	}
 	return nil
-}
-
-// isHostUserNS reports whether this process is in the initial user
-// namespace (the identity map).
-func isHostUserNS() bool {
-	b, err := os.ReadFile("/proc/self/uid_map")
-	if err != nil {
-		return false
-	}
-	f := strings.Fields(string(b))
-	return len(f) == 3 && f[0] == "0" && f[1] == "0" && f[2] == "4294967295"
 }
 
 // pageServer parses --page-server ADDRESS:PORT.
@@ -338,11 +339,7 @@ func (c *Container) externalMounts(spec *specs.Spec, bundleDir string) ([]extMou
 		o := rootfs.ParseOptions(m.Options)
 		switch {
 		case m.Type == "bind" || o.Bind:
-			src := m.Source
-			if !filepath.IsAbs(src) {
-				src = filepath.Join(bundleDir, src)
-			}
-			if err := add(m.Destination, src); err != nil {
+			if err := add(m.Destination, bindSource(m, bundleDir)); err != nil {
 				return nil, err
 			}
 		case m.Type == "cgroup" || m.Type == "cgroup2":

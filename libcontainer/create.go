@@ -74,8 +74,7 @@ type making struct {
 	c    *Container
 	spec *specs.Spec
 	// mgr is nil until the container's cgroups are its own to remove.
-	mgr  *cgroups.Manager
-	lock *state.Lock
+	mgr *cgroups.Manager
 }
 
 // makeContainer makes what create and restore share, for plan p: the locked state
@@ -102,7 +101,7 @@ func makeContainer(o *CreateOpts, p *plan) (mk *making, err error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	made := &making{c: &Container{ID: o.ID, Dir: dir, lock: lock}, spec: spec, lock: lock}
+	made := &making{c: &Container{ID: o.ID, Dir: dir, lock: lock}, spec: spec}
 	mk = made
 	defer func() {
 		if err != nil {
@@ -171,7 +170,7 @@ func (mk *making) undo(pid int) {
 	}
 	os.RemoveAll(mk.c.Dir)
 	dropCacheIfLast(filepath.Dir(mk.c.Dir))
-	mk.lock.Unlock()
+	mk.c.Release()
 }
 
 // spawn starts the init, places it in its cgroup, drives the setup
@@ -295,10 +294,7 @@ func openBindSources(spec *specs.Spec, bundleDir string, userNS bool) ([]*os.Fil
 		if m.Type != "bind" && !o.Bind || !userNS && !idmapped {
 			continue
 		}
-		src := m.Source
-		if !filepath.IsAbs(src) {
-			src = filepath.Join(bundleDir, src)
-		}
+		src := bindSource(m, bundleDir)
 		flags := unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC
 		if o.Recursive {
 			flags |= unix.AT_RECURSIVE
@@ -317,6 +313,14 @@ func openBindSources(spec *specs.Spec, bundleDir string, userNS bool) ([]*os.Fil
 		}
 	}
 	return srcs, nil
+}
+
+// bindSource is m's source, a relative one taken relative to the bundle.
+func bindSource(m specs.Mount, bundleDir string) string {
+	if filepath.IsAbs(m.Source) {
+		return m.Source
+	}
+	return filepath.Join(bundleDir, m.Source)
 }
 
 // hasIDMappedMount tells whether a mount asks for an ID mapping.

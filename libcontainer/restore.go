@@ -74,9 +74,6 @@ func Restore(o *RestoreOpts) (_ *Container, err error) {
 		return nil, err
 	}
 	defer func() { d.close(err != nil) }()
-	if err := criu.Check(d.workPath); err != nil {
-		return nil, err
-	}
 	if _, err := cgMode(o.ManageCgroupsMode); err != nil {
 		return nil, err
 	}
@@ -123,7 +120,7 @@ func Restore(o *RestoreOpts) (_ *Container, err error) {
 		return nil
 	}
 	logrus.Debugf("%s: criu RESTORE from %s (%d external mounts, %d inherited fds)", o.ID, o.ImagePath, len(call.Opts.ExtMnt), len(call.Opts.InheritFd))
-	if err = call.Run(); err != nil {
+	if err = runCriu(call, d.workPath); err != nil {
 		return nil, err
 	}
 	if pid == 0 {

@@ -18,17 +18,11 @@ import (
 // back the tmpfs's contents, and the bind's source has its own. Relative
 // bind sources are relative to bundleDir.
 func MakeMountpoints(root, bundleDir string, mounts []specs.Mount) error {
-	rootfd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	m, err := openMounter(&Config{Rootfs: root})
 	if err != nil {
-		return fmt.Errorf("open rootfs: %w", err)
+		return err
 	}
-	defer unix.Close(rootfd)
-	rootDup, err := unix.FcntlInt(uintptr(rootfd), unix.F_DUPFD_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("open rootfs: %w", err)
-	}
-	m := &mounter{c: &Config{Rootfs: root}, rootfd: rootfd, root: os.NewFile(uintptr(rootDup), root)}
-	defer m.close()
+	defer m.release()
 	var covering []string
 	for _, mnt := range mounts {
 		if o := ParseOptions(mnt.Options); mnt.Type == "tmpfs" || mnt.Type == "bind" || o.Bind {

@@ -76,17 +76,11 @@ func Prepare(c *Config, devNull int) error {
 	if err := unix.Mount("", c.Rootfs, "", unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("make rootfs private: %w", err)
 	}
-	rootfd, err := unix.Open(c.Rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	m, err := openMounter(c)
 	if err != nil {
-		return fmt.Errorf("open rootfs: %w", err)
+		return err
 	}
-	defer unix.Close(rootfd)
-	rootDup, err := unix.FcntlInt(uintptr(rootfd), unix.F_DUPFD_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("open rootfs: %w", err)
-	}
-	m := &mounter{c: c, rootfd: rootfd, root: os.NewFile(uintptr(rootDup), c.Rootfs)}
-	defer m.close()
+	defer m.release()
 	for i := range c.Spec.Mounts {
 		m.cur = i
 		if err := m.mount(&c.Spec.Mounts[i]); err != nil {
@@ -180,6 +174,27 @@ type mounter struct {
 	// devReadonly holds the options of a read-only tmpfs /dev, mounted
 	// read-write until everything under it is made.
 	devReadonly *Options
+}
+
+// openMounter opens the rootfs c.Rootfs (as rootfd, and a dup of it for
+// pathrs-lite) for a mounter; release closes both.
+func openMounter(c *Config) (*mounter, error) {
+	rootfd, err := unix.Open(c.Rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open rootfs: %w", err)
+	}
+	rootDup, err := unix.FcntlInt(uintptr(rootfd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		unix.Close(rootfd)
+		return nil, fmt.Errorf("open rootfs: %w", err)
+	}
+	return &mounter{c: c, rootfd: rootfd, root: os.NewFile(uintptr(rootDup), c.Rootfs)}, nil
+}
+
+// release is close, then the rootfs fd itself.
+func (m *mounter) release() {
+	m.close()
+	unix.Close(m.rootfd)
 }
 
 func (m *mounter) close() {
