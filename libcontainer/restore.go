@@ -18,7 +18,6 @@ import (
 
 	"github.com/berth-runtime/berth/libcontainer/console"
 	"github.com/berth-runtime/berth/libcontainer/criu"
-	"github.com/berth-runtime/berth/libcontainer/hooks"
 	"github.com/berth-runtime/berth/libcontainer/procfs"
 	"github.com/berth-runtime/berth/libcontainer/rootfs"
 	"github.com/berth-runtime/berth/libcontainer/state"
@@ -101,8 +100,11 @@ func Restore(o *RestoreOpts) (_ *Container, err error) {
 		switch script {
 		case "setup-namespaces":
 			// The namespaces exist, nothing runs in them yet: the
-			// runtime's hooks of create run here, as for create.
-			return runRestoreHooks(spec, c, npid)
+			// runtime's hooks of create run here, as create runs them.
+			if spec.Hooks == nil {
+				return nil
+			}
+			return (&initMode{c: c, spec: spec, bundle: o.Bundle.Dir}).runtimeHooks(npid)
 		case "post-restore":
 			pid = npid
 			return c.restored(npid)
@@ -273,22 +275,6 @@ func startWithRootMounted(cmd *exec.Cmd, root string, prepare func() error) erro
 		}()
 	}()
 	return <-errc
-}
-
-// runRestoreHooks runs the prestart and createRuntime hooks with the
-// restored container's namespaces in place (pid is CRIU's view of its
-// init, already in them).
-func runRestoreHooks(spec *specs.Spec, c *Container, pid int) error {
-	h := spec.Hooks
-	if h == nil {
-		return nil
-	}
-	st := specs.State{Version: spec.Version, ID: c.ID, Status: specs.StateCreating, Pid: pid,
-		Bundle: c.State.Bundle, Annotations: spec.Annotations}
-	if err := hooks.RunAll("prestart", h.Prestart, st); err != nil {
-		return err
-	}
-	return hooks.RunAll("createRuntime", h.CreateRuntime, st)
 }
 
 // restored records pid, CRIU's restored init, as the container's: from

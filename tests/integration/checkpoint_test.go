@@ -7,6 +7,7 @@ package integration
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -350,11 +351,11 @@ func getStateMaybe(t *testing.T, id string) string {
 	if err != nil {
 		return ""
 	}
-	if i := strings.Index(string(out), `"status": "`); i >= 0 {
-		rest := string(out)[i+len(`"status": "`):]
-		return rest[:strings.Index(rest, `"`)]
+	var st containerState
+	if json.Unmarshal(out, &st) != nil {
+		return ""
 	}
-	return ""
+	return st.Status
 }
 
 // TestRestoreFailureLeavesNothing: a checkpoint whose memory images are
