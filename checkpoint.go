@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -19,7 +20,7 @@ var criuFlags = []cli.Flag{
 	&cli.BoolFlag{Name: "tcp-established", Usage: "allow open tcp connections"},
 	&cli.BoolFlag{Name: "ext-unix-sk", Usage: "allow external unix sockets"},
 	&cli.BoolFlag{Name: "shell-job", Usage: "allow shell jobs"},
-	&cli.BoolFlag{Name: "lazy-pages", Usage: "use userfaultfd to lazily restore memory pages (not supported: refused)"},
+	&cli.BoolFlag{Name: "lazy-pages", Usage: "use userfaultfd to lazily restore memory pages"},
 	&cli.BoolFlag{Name: "file-locks", Usage: "handle file locks, for safety"},
 	&cli.StringFlag{Name: "manage-cgroups-mode", Usage: "cgroups mode: soft|full|strict|ignore (default: soft)"},
 	&cli.StringSliceFlag{Name: "empty-ns", Usage: "create a namespace, but don't restore its properties"},
@@ -44,10 +45,11 @@ Where CRIU cannot work on the host, it fails naming what CRIU's own check found,
 		if err := checkArgs(c, 1, 1); err != nil {
 			return err
 		}
-		if c.Int("status-fd") != -1 {
-			return errors.New("--status-fd is only for --lazy-pages, which berth does not support")
-		}
 		co, err := criuOptions(c)
+		if err != nil {
+			return err
+		}
+		statusFd, err := statusFile(c.Int("status-fd"), co.LazyPages)
 		if err != nil {
 			return err
 		}
@@ -58,7 +60,7 @@ Where CRIU cannot work on the host, it fails naming what CRIU's own check found,
 		defer ctr.Release()
 		o := &libcontainer.CheckpointOpts{
 			CriuOpts: co, ParentPath: c.String("parent-path"), LeaveRunning: c.Bool("leave-running"),
-			PreDump: c.Bool("pre-dump"), PageServer: c.String("page-server"),
+			PreDump: c.Bool("pre-dump"), PageServer: c.String("page-server"), StatusFd: statusFd,
 		}
 		if err := ctr.Checkpoint(o); err != nil {
 			return err
@@ -84,9 +86,6 @@ var emptyNamespaces = map[specs.LinuxNamespaceType]uint32{
 // ./checkpoint, as runc's; paths are made absolute.
 func criuOptions(c *cli.Context) (libcontainer.CriuOpts, error) {
 	var o libcontainer.CriuOpts
-	if c.Bool("lazy-pages") {
-		return o, errors.New("--lazy-pages is not supported by berth: it does not drive CRIU's lazy migration (page server and lazy-pages daemon)")
-	}
 	image := c.String("image-path")
 	if image == "" {
 		image = "checkpoint"
@@ -114,6 +113,25 @@ func criuOptions(c *cli.Context) (libcontainer.CriuOpts, error) {
 		return o, errors.New("invalid manage cgroups mode")
 	}
 	o.TCPEstablished, o.ExtUnixSk, o.ShellJob = c.Bool("tcp-established"), c.Bool("ext-unix-sk"), c.Bool("shell-job")
-	o.FileLocks, o.AutoDedup = c.Bool("file-locks"), c.Bool("auto-dedup")
+	o.FileLocks, o.AutoDedup, o.LazyPages = c.Bool("file-locks"), c.Bool("auto-dedup"), c.Bool("lazy-pages")
 	return o, nil
+}
+
+// statusFile is --status-fd N as a file: an open descriptor this process
+// inherited, writable, and only with --lazy-pages (nil for -1).
+func statusFile(fd int, lazy bool) (*os.File, error) {
+	if fd == -1 {
+		return nil, nil
+	}
+	if !lazy {
+		return nil, errors.New("--status-fd is only used with --lazy-pages")
+	}
+	flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
+	if err != nil {
+		return nil, fmt.Errorf("invalid --status-fd argument %d: %w", fd, err)
+	}
+	if flags&unix.O_ACCMODE == unix.O_RDONLY {
+		return nil, fmt.Errorf("invalid --status-fd argument %d: not writable", fd)
+	}
+	return os.NewFile(uintptr(fd), "status-fd"), nil
 }

@@ -45,6 +45,11 @@ type CriuOpts struct {
 	// EmptyNs is the CLONE_NEW* flags of the namespaces CRIU must not dump
 	// (checkpoint) or that stay empty (restore): --empty-ns.
 	EmptyNs uint32
+	// LazyPages migrates memory on demand (userfaultfd): the dump serves
+	// the pages (from PageServer's address, or the image directory) and
+	// the restore gets them from `criu lazy-pages` as the process
+	// touches them.
+	LazyPages bool
 }
 
 // CheckpointOpts are checkpoint's flags.
@@ -58,6 +63,10 @@ type CheckpointOpts struct {
 	// PageServer is ADDRESS:PORT of a CRIU page server that receives the
 	// memory pages instead of the image directory.
 	PageServer string
+	// StatusFd, with LazyPages, gets one \0 byte and is closed once the
+	// dump is ready to serve pages (--status-fd): the restore side may
+	// start then.
+	StatusFd *os.File
 }
 
 // cgMode maps --manage-cgroups-mode to CRIU's.
@@ -215,6 +224,13 @@ func (c *Container) Checkpoint(o *CheckpointOpts) (err error) {
 	if opts.External, err = externalNamespaces(spec); err != nil {
 		return err
 	}
+	call := &criu.Call{Type: typ, Opts: opts, LogDir: d.workPath}
+	if o.LazyPages {
+		if err := lazyPages(opts); err != nil {
+			return err
+		}
+		call.Notify = statusReady(o.StatusFd)
+	}
 	if !o.PreDump {
 		mounts, err := c.externalMounts(spec, c.State.Bundle)
 		if err != nil {
@@ -230,7 +246,36 @@ func (c *Container) Checkpoint(o *CheckpointOpts) (err error) {
 		}
 	}
 	logrus.Debugf("%s: criu %s into %s (pid %d, %d external mounts, external %v)", c.ID, typ, o.ImagePath, pid, len(opts.ExtMnt), opts.External)
-	return runCriu(&criu.Call{Type: typ, Opts: opts, LogDir: d.workPath}, d.workPath)
+	return runCriu(call, d.workPath)
+}
+
+// lazyPages asks for lazy migration once CRIU says it can do it here.
+func lazyPages(opts *rpc.CriuOpts) error {
+	if err := criu.CheckLazyPages(); err != nil {
+		return err
+	}
+	opts.LazyPages = proto.Bool(true)
+	return nil
+}
+
+// statusReady answers CRIU's notifications during a lazy dump: at
+// status-ready (the pages can be served) it writes \0 to f and closes it.
+// CRIU since 3.15 says so by this notification rather than by writing to
+// a status fd of its own.
+func statusReady(f *os.File) func(script string, pid, fd int) error {
+	return func(script string, _ int, fd int) error {
+		if fd >= 0 {
+			unix.Close(fd)
+		}
+		if script != "status-ready" || f == nil {
+			return nil
+		}
+		_, err := f.Write([]byte{0})
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		return err
+	}
 }
 
 // runCriu runs call. When it fails, CRIU's own check tells whether CRIU

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -128,6 +129,9 @@ func Restore(o *RestoreOpts) (_ *Container, err error) {
 	if pid == 0 {
 		return nil, errors.New("restore: CRIU reported no restored process")
 	}
+	if spec.Process != nil && spec.Process.NoNewPrivileges {
+		warnNoNewPrivsLost(pid)
+	}
 	if err = c.postStart(); err != nil {
 		return nil, err
 	}
@@ -143,6 +147,13 @@ func restoreCall(o *RestoreOpts, c *Container, mk *making, d *criuDirs, fds []st
 		return nil, err
 	}
 	opts.Root = proto.String(o.Bundle.Rootfs)
+	if o.LazyPages {
+		// CRIU then hands the restored memory's userfaultfd to the
+		// `criu lazy-pages` daemon whose socket is in the work directory.
+		if err := lazyPages(opts); err != nil {
+			return nil, err
+		}
+	}
 	opts.RstSibling = proto.Bool(true)
 	opts.EvasiveDevices = proto.Bool(true)
 	if o.LsmProfile != "" {
@@ -288,4 +299,18 @@ func (c *Container) restored(pid int) error {
 	st := c.State
 	st.InitPid, st.InitStartTime, st.Created = pid, stat.StartTime, time.Now().UTC()
 	return st.Save(c.Dir)
+}
+
+// warnNoNewPrivsLost says so when CRIU restored pid without the
+// no_new_privs its config asks for: CRIU (3.17) does not carry the bit,
+// and no process can set it on another. The seccomp filter and the
+// capability sets are restored.
+func warnNoNewPrivsLost(pid int) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return
+	}
+	if strings.Contains(string(b), "\nNoNewPrivs:\t0\n") {
+		logrus.Warnf("CRIU restored the container's init without no_new_privs (noNewPrivileges is true in its config): CRIU does not restore it; its seccomp filter and capabilities are restored")
+	}
 }

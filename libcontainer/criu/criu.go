@@ -50,6 +50,10 @@ type Call struct {
 	// Start, if set, starts CRIU's command (restore starts it in a mount
 	// namespace of its own); the default is cmd.Start.
 	Start func(cmd *exec.Cmd) error
+	// Features is the request's feature set (FEATURE_CHECK); Answer, once
+	// Run returns nil, is CRIU's final answer.
+	Features *rpc.CriuFeatures
+	Answer   *rpc.CriuResp
 }
 
 // FirstFd is the number CRIU's process gives to Files[0].
@@ -106,7 +110,7 @@ func (c *Call) Run() (err error) {
 	if c.Notify != nil {
 		c.Opts.NotifyScripts = proto.Bool(true)
 	}
-	req := &rpc.CriuReq{Type: c.Type.Enum(), Opts: c.Opts}
+	req := &rpc.CriuReq{Type: c.Type.Enum(), Opts: c.Opts, Features: c.Features}
 	for {
 		resp, fd, err := roundTrip(client, req)
 		if err != nil {
@@ -120,6 +124,7 @@ func (c *Call) Run() (err error) {
 			if resp.GetType() != c.Type {
 				return fmt.Errorf("criu: answer of type %s to a %s request", resp.GetType(), c.Type)
 			}
+			c.Answer = resp
 			return nil
 		}
 		n := resp.GetNotify()
@@ -239,6 +244,20 @@ func Check(dir string) error {
 			return fmt.Errorf("CRIU cannot work on this host: criu check: %s", first)
 		}
 		return fmt.Errorf("CRIU cannot work on this host: %w", err)
+	}
+	return nil
+}
+
+// CheckLazyPages asks CRIU whether it can migrate memory lazily here
+// (userfaultfd with the non-cooperative events it needs); the error says
+// why not.
+func CheckLazyPages() error {
+	c := &Call{Type: rpc.CriuReqType_FEATURE_CHECK, Features: &rpc.CriuFeatures{LazyPages: proto.Bool(true)}}
+	if err := c.Run(); err != nil {
+		return fmt.Errorf("--lazy-pages: CRIU's feature check failed: %w", err)
+	}
+	if !c.Answer.GetFeatures().GetLazyPages() {
+		return errors.New("--lazy-pages: CRIU cannot do lazy pages on this host (it needs userfaultfd with non-cooperative events)")
 	}
 	return nil
 }

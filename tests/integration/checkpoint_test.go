@@ -430,8 +430,9 @@ func TestCheckpointBadInput(t *testing.T) {
 		{[]string{"checkpoint", "--image-path", filepath.Join(dir, "i"), id}, []string{"cannot be checkpointed in created state"}},
 		{[]string{"checkpoint", "--image-path", filepath.Join(dir, "i"), "no-such-ctr"}, []string{"container does not exist"}},
 		{[]string{"checkpoint", "--image-path", filepath.Join(dir, "i"), "../x"}, []string{"invalid container ID format"}},
-		{[]string{"checkpoint", "--lazy-pages", id}, []string{"--lazy-pages is not supported"}},
-		{[]string{"checkpoint", "--status-fd", "5", id}, []string{"--status-fd is only for --lazy-pages"}},
+		{[]string{"checkpoint", "--status-fd", "5", id}, []string{"--status-fd is only used with --lazy-pages"}},
+		{[]string{"checkpoint", "--lazy-pages", "--status-fd", "99", id}, []string{"invalid --status-fd argument 99", "bad file descriptor"}},
+		{[]string{"checkpoint", "--lazy-pages", "--status-fd", "0", "--image-path", filepath.Join(dir, "i"), id}, []string{"invalid --status-fd argument 0: not writable"}},
 		{[]string{"checkpoint", "--manage-cgroups-mode", "bogus", id}, []string{"invalid manage cgroups mode"}},
 		{[]string{"checkpoint", "--empty-ns", "bogus", id}, []string{"bogus", "is not supported"}},
 		{[]string{"restore", "--image-path", filepath.Join(dir, "missing"), "--bundle", bundle, newID(t)}, []string{"not a checkpoint image directory"}},
@@ -555,5 +556,207 @@ func TestCheckpointRestoreTerminal(t *testing.T) {
 	out2 := readTTY(master2)
 	ttyWrite(t, master2, "echo after-$((6*7))\n")
 	out2.waitMatch(t, 15*time.Second, `^after-42$`)
+	rt(t, "delete", "-f", id).ok(t)
+}
+
+// TestCheckpointLazyPages: lazy migration as runc's test does it. The
+// dump serves the memory from a page server and says so on --status-fd;
+// `criu lazy-pages` fetches the pages for the restore under a new name as
+// the restored process touches them; the first container is gone once
+// the last page has moved, the second keeps counting.
+func TestCheckpointLazyPages(t *testing.T) {
+	requireCRIU(t)
+	if out, err := exec.Command("criu", "check", "--feature", "uffd-noncoop").CombinedOutput(); err != nil {
+		t.Skipf("CRIU cannot do lazy pages here: %s", strings.TrimSpace(string(out)))
+	}
+	id, bundle := startCounter(t, nil)
+	dir := newDir(t, "ck")
+	images, work := filepath.Join(dir, "images"), filepath.Join(dir, "work")
+	for _, d := range []string{images, work} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := count(t, id)
+	statusR, statusW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer statusR.Close()
+	const port = "27277"
+	log := filepath.Join(newDir(t, "log"), "berth.log")
+	ck := exec.Command(berthBin, "--root", stateRoot(t), "--log", log, "checkpoint", "--lazy-pages",
+		"--page-server", "0.0.0.0:"+port, "--status-fd", "3", "--manage-cgroups-mode", "ignore",
+		"--work-path", work, "--image-path", images, id)
+	ck.ExtraFiles = []*os.File{statusW}
+	if err := ck.Start(); err != nil {
+		t.Fatal(err)
+	}
+	statusW.Close()
+	ckDone := make(chan error, 1)
+	go func() { ckDone <- ck.Wait() }()
+	ready := make(chan []byte, 1)
+	go func() {
+		b := make([]byte, 2)
+		n, _ := statusR.Read(b)
+		ready <- b[:n]
+	}()
+	select {
+	case b := <-ready:
+		if string(b) != "\x00" {
+			b2, _ := os.ReadFile(log)
+			t.Fatalf("--status-fd got %q, want one \\0 (berth: %s)", b, b2)
+		}
+	case err := <-ckDone:
+		b, _ := os.ReadFile(log)
+		t.Fatalf("checkpoint ended (%v) before saying it was ready: %s", err, b)
+	case <-time.After(60 * time.Second):
+		ck.Process.Kill()
+		t.Fatal("no status byte on --status-fd in 60 s")
+	}
+	if !fileExists(filepath.Join(images, "inventory.img")) {
+		t.Error("the lazy dump wrote no inventory.img")
+	}
+	lp := exec.Command("criu", "lazy-pages", "--page-server", "--address", "127.0.0.1", "--port", port, "-D", images)
+	lpOut := &strings.Builder{}
+	lp.Stdout, lp.Stderr = lpOut, lpOut
+	if err := lp.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// lpDone is closed once the daemon has been waited for (lpErr).
+	lpDone, lpErr := make(chan struct{}), error(nil)
+	go func() { lpErr = lp.Wait(); close(lpDone) }()
+	defer func() {
+		lp.Process.Kill() // an error once it has ended
+		<-lpDone
+	}()
+	// the daemon's socket, lazy-pages.socket, is in its work directory
+	waitFor(20*time.Second, func() bool { return fileExists(filepath.Join(images, "lazy-pages.socket")) })
+	other := newID(t)
+	timed(t, "lazy restore", func() result {
+		return criuRt(t, nil, nil, "restore", "-d", "--lazy-pages", "--manage-cgroups-mode", "ignore",
+			"--image-path", images, "--bundle", bundle, other).ok(t)
+	})
+	after := waitCount(t, other, before)
+	select {
+	case err := <-ckDone:
+		if err != nil {
+			b, _ := os.ReadFile(log)
+			t.Fatalf("lazy checkpoint failed: %v: %s", err, b)
+		}
+	case <-time.After(90 * time.Second):
+		ck.Process.Kill()
+		t.Fatal("the lazy checkpoint did not end once the restore had its pages")
+	}
+	select {
+	case <-lpDone:
+		if lpErr != nil {
+			t.Errorf("criu lazy-pages: %v: %s", lpErr, lpOut)
+		}
+	case <-time.After(60 * time.Second):
+		lp.Process.Kill()
+		<-lpDone
+		t.Errorf("criu lazy-pages did not end: %s", lpOut)
+	}
+	rt(t, "state", id).failed(t, "container does not exist")
+	waitCount(t, other, after)
+	rt(t, "delete", "-f", other).ok(t)
+}
+
+// TestCheckpointKilledLeavesWhatDeleteRemoves: berth checkpoint SIGKILLed
+// while CRIU dumps; once CRIU is done the container is running (CRIU
+// resumed it) or stopped (the dump finished), never frozen, and delete -f
+// leaves nothing (the suite's leak check).
+func TestCheckpointKilledLeavesWhatDeleteRemoves(t *testing.T) {
+	requireCRIU(t)
+	id, _ := startCounter(t, nil)
+	images := filepath.Join(newDir(t, "ck"), "images")
+	cmd := exec.Command(berthBin, "--root", stateRoot(t), "checkpoint", "--image-path", images, id)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if !waitFor(30*time.Second, func() bool { return fileExists(filepath.Join(images, "dump.log")) }) {
+		t.Fatal("CRIU never started dumping")
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	// CRIU outlives berth: it finishes or fails on its own.
+	if !waitFor(60*time.Second, func() bool {
+		out, _ := exec.Command("pgrep", "-f", "criu swrk").Output()
+		return len(strings.TrimSpace(string(out))) == 0
+	}) {
+		t.Fatal("criu still running 60 s after berth was killed")
+	}
+	if st := getStateMaybe(t, id); st != "running" && st != "stopped" {
+		t.Errorf("after the killed checkpoint the container is %q, want running or stopped", st)
+	}
+	rt(t, "delete", "-f", id).ok(t)
+	if r := rt(t, "state", id); r.Code == 0 {
+		t.Errorf("container still there after delete -f: %s", r.Stdout)
+	}
+	if !waitFor(20*time.Second, func() bool { return len(cgroupDirsMatching([]string{id})) == 0 }) {
+		t.Errorf("cgroups left: %v", cgroupDirsMatching([]string{id}))
+	}
+}
+
+// securityStatus is what /proc/PID/status says of pid's capabilities,
+// no_new_privs and seccomp.
+func securityStatus(t *testing.T, pid int) map[string]string {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, l := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(l, ":")
+		switch k {
+		case "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs", "Seccomp", "Seccomp_filters":
+			if ok {
+				out[k] = strings.TrimSpace(v)
+			}
+		}
+	}
+	return out
+}
+
+// TestCheckpointRestoreKeepsSeccompAndCapabilities: the restored init has
+// the capability sets and seccomp filter it had, and no_new_privs or a
+// warning that CRIU lost it; the filter still acts: the counter's loop tries a mkdir the profile denies
+// on every round, before and after the restore.
+func TestCheckpointRestoreKeepsSeccompAndCapabilities(t *testing.T) {
+	requireCRIU(t)
+	deny := allowAllExcept(specs.LinuxSyscall{Names: []string{"mkdir", "mkdirat"}, Action: specs.ActErrno, ErrnoRet: errnoPtr(1)})
+	id, bundle := startCounter(t, nil, withSeccompProfile(deny), func(s *specs.Spec) {
+		s.Process.Args[2] = `i=0; while :; do i=$((i+1)); mkdir /run/probe$i 2>/dev/null && echo $i > /run/escaped; echo $i > /run/count; usleep 100000; done`
+		s.Process.NoNewPrivileges = true
+		keep := []string{"CAP_KILL", "CAP_CHOWN"}
+		s.Process.Capabilities = &specs.LinuxCapabilities{Bounding: keep, Effective: keep, Permitted: keep}
+	})
+	before := securityStatus(t, getState(t, id).Pid)
+	if before["Seccomp"] != "2" || before["NoNewPrivs"] != "1" {
+		t.Fatalf("the container's init is not filtered as configured: %v", before)
+	}
+	images := filepath.Join(newDir(t, "ck"), "images")
+	criuRt(t, nil, nil, "checkpoint", "--image-path", images, id).ok(t)
+	r := criuRt(t, nil, nil, "restore", "-d", "--image-path", images, "--bundle", bundle, id).ok(t)
+	after := securityStatus(t, getState(t, id).Pid)
+	// CRIU 3.17 does not restore no_new_privs, and nothing can set it on
+	// another process: berth must say so rather than pass it over.
+	if after["NoNewPrivs"] == "0" {
+		if !strings.Contains(r.Stderr, "without no_new_privs") {
+			t.Errorf("the restored init lost no_new_privs and restore did not warn: %s", r.Stderr)
+		}
+		delete(before, "NoNewPrivs")
+	}
+	for k, v := range before {
+		if after[k] != v {
+			t.Errorf("restored init's %s is %q, was %q", k, after[k], v)
+		}
+	}
+	waitCount(t, id, count(t, id)+3)
+	if r := rt(t, "exec", id, "cat", "/run/escaped"); r.Code == 0 {
+		t.Errorf("the restored init's mkdir got past the seccomp filter (round %s)", strings.TrimSpace(r.Stdout))
+	}
 	rt(t, "delete", "-f", id).ok(t)
 }
