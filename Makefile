@@ -11,7 +11,7 @@ export PATH := $(dir $(GO)):$(PATH)
 
 .PHONY: all berth berth-docker-engine berth-floor docker-test install test unit integration integration-v2 integration-floor \
 	conformance lint clean deps callers-deps podman-test containerd-test dockerd-test conmon-test callers-test \
-	callers-test-runc integration-all vm-deps vm-image vm-test vm-test-ci security-test fuzz fuzz-smoke
+	callers-test-runc integration-all vm-deps vm-image vm-test vm-test-ci security-test fuzz fuzz-smoke bench
 
 all: berth
 
@@ -31,6 +31,12 @@ install: berth berth-docker-engine
 	install -D -m 0755 berth $(DESTDIR)$(PREFIX)/bin/berth
 	install -D -m 0755 berth-docker-engine $(DESTDIR)$(PREFIX)/bin/berth-docker-engine
 	install -D -m 0755 scripts/berth-docker $(DESTDIR)$(PREFIX)/bin/berth-docker
+
+# bench times berth against runc and crun on this machine (their
+# latency per lifecycle operation, CPU time and peak RSS, with ratios from
+# one interleaved run): tests/bench/run.sh says how, per cgroup layout.
+bench: berth
+	tests/bench/run.sh
 
 # deps installs what the build and the tests need on Debian 12 (criu: the
 # checkpoint tests, which on a kernel it cannot work with check its refusal), the callers
