@@ -10,7 +10,8 @@
 # host (v1 controllers, a cgroup2 tree at /sys/fs/cgroup/unified) crun
 # cannot run on v1, so the first table has berth and crun in the v2 view
 # (--unified-ns) and runc as it runs here (v1), and a second has berth
-# against runc, both on v1.
+# against runc, both on v1. tests/bench/extra.sh then adds CPU time per
+# exec, list with 500 containers and delete -f of a running one.
 #
 #   make bench                    # BENCH_N=40 samples per operation
 #   BENCH_N=100 BENCH_ARGS='--gap 200' make bench
@@ -31,11 +32,14 @@ if [ -n "${BENCH_RUNTIMES:-}" ]; then
 fi
 if [ "$(stat -f -c %T /sys/fs/cgroup)" = cgroup2fs ]; then
 	echo "== cgroup v2: berth, crun, runc"
-	exec "$bench" "${args[@]}" ./berth crun runc
+	"$bench" "${args[@]}" ./berth crun runc
+	tests/bench/extra.sh ./berth crun runc
+	exit
 fi
 if [ "$(stat -f -c %T /sys/fs/cgroup/unified 2>/dev/null)" = cgroup2fs ]; then
 	echo "== berth and crun in the cgroup v2 view of this hybrid host (--unified-ns), runc on v1"
 	"$bench" "${args[@]}" ./berth --unified-ns crun --unified-ns runc
+	tests/bench/extra.sh ./berth@v2 crun@v2 runc
 fi
 echo "== cgroup v1: berth, runc"
 "$bench" "${args[@]}" ./berth runc
