@@ -93,7 +93,7 @@ echo
 for op in exec-cpu list-500 delete-f; do
 	unit=ms; [ $op = exec-cpu ] && unit="ms cpu"
 	printf '%-12s' "$op"
-	for l in "${labels[@]}"; do printf ' %16s' "${med[$l/$op]} $unit"; done
+	for l in "${labels[@]}"; do printf ' %16s' "$(printf %.2f "${med[$l/$op]}") $unit"; done
 	for l in "${labels[@]:1}"; do printf ' %13.2fx' "$(echo "${med[$l/$op]} / ${med[${labels[0]}/$op]}" | bc -l)"; done
 	echo
 done
