@@ -2,6 +2,7 @@ package integration
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -381,4 +382,55 @@ func TestStartOnlyFromCreated(t *testing.T) {
 	t.Run("missing", func(t *testing.T) {
 		rt(t, "start", newID(t)).failed(t, "container does not exist")
 	})
+}
+
+// TestListManyKeepsOrderAndStatus: list reads its containers side by side;
+// with more containers than workers, in three states, every one is listed
+// once, in List's (sorted) order, with its own status and pid.
+func TestListManyKeepsOrderAndStatus(t *testing.T) {
+	bundle := newBundle(t)
+	want := map[string]string{}
+	var ids []string
+	for i := 0; i < 12; i++ {
+		id := fmt.Sprintf("%s-%02d", newID(t), i)
+		rt(t, "create", "--bundle", bundle, id).ok(t)
+		switch i % 3 {
+		case 1:
+			rt(t, "start", id).ok(t)
+			want[id] = "running"
+		case 2:
+			rt(t, "kill", id, "KILL").ok(t)
+			waitFor(10*time.Second, func() bool { return getState(t, id).Status == "stopped" })
+			want[id] = "stopped"
+		default:
+			want[id] = "created"
+		}
+		ids = append(ids, id)
+	}
+	t.Cleanup(func() {
+		for _, id := range ids {
+			rt(t, "delete", "-f", id)
+		}
+	})
+	r := rt(t, "list", "-f", "json").ok(t)
+	var got []struct {
+		ID     string `json:"id"`
+		Pid    int    `json:"pid"`
+		Status string `json:"status"`
+	}
+	if err := json.Unmarshal([]byte(r.Stdout), &got); err != nil {
+		t.Fatalf("list -f json: %v\n%s", err, r)
+	}
+	if len(got) != len(ids) {
+		t.Fatalf("list has %d containers, want %d: %s", len(got), len(ids), r.Stdout)
+	}
+	for i, s := range got {
+		if i > 0 && got[i-1].ID >= s.ID {
+			t.Errorf("list is not in order: %s before %s", got[i-1].ID, s.ID)
+		}
+		st := getState(t, s.ID)
+		if s.Status != want[s.ID] || s.Pid != st.Pid {
+			t.Errorf("%s: listed %s pid %d, want %s pid %d", s.ID, s.Status, s.Pid, want[s.ID], st.Pid)
+		}
+	}
 }
