@@ -513,15 +513,32 @@ func TestRestoreKilledLeavesWhatDeleteRemoves(t *testing.T) {
 	id, bundle := startCounter(t, nil)
 	images := filepath.Join(newDir(t, "ck"), "images")
 	criuRt(t, nil, nil, "checkpoint", "--image-path", images, id).ok(t)
-	cmd := exec.Command(berthBin, "--root", stateRoot(t), "restore", "-d", "--image-path", images, "--bundle", bundle, id)
+	// killed once its state is saved, while CRIU restores
+	killBerthWhen(t, func() bool { return fileExists(filepath.Join(stateRoot(t), id, "state.json")) },
+		"restore", "-d", "--image-path", images, "--bundle", bundle, id)
+	rt(t, "delete", "-f", id)
+	requireDeleted(t, id)
+}
+
+// killBerthWhen runs berth with args and SIGKILLs it once ready() holds
+// (within 30 s).
+func killBerthWhen(t *testing.T, ready func() bool, args ...string) {
+	t.Helper()
+	cmd := exec.Command(berthBin, append([]string{"--root", stateRoot(t)}, args...)...)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	// killed once its state is saved, while CRIU restores
-	waitFor(30*time.Second, func() bool { return fileExists(filepath.Join(stateRoot(t), id, "state.json")) })
+	ok := waitFor(30*time.Second, ready)
 	cmd.Process.Kill()
 	cmd.Wait()
-	rt(t, "delete", "-f", id)
+	if !ok {
+		t.Fatalf("berth %s: what it was to be killed during never began", strings.Join(args, " "))
+	}
+}
+
+// requireDeleted checks that id is gone with its cgroups.
+func requireDeleted(t *testing.T, id string) {
+	t.Helper()
 	if r := rt(t, "state", id); r.Code == 0 {
 		t.Errorf("container still there after delete -f: %s", r.Stdout)
 	}
@@ -671,15 +688,8 @@ func TestCheckpointKilledLeavesWhatDeleteRemoves(t *testing.T) {
 	requireCRIU(t)
 	id, _ := startCounter(t, nil)
 	images := filepath.Join(newDir(t, "ck"), "images")
-	cmd := exec.Command(berthBin, "--root", stateRoot(t), "checkpoint", "--image-path", images, id)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if !waitFor(30*time.Second, func() bool { return fileExists(filepath.Join(images, "dump.log")) }) {
-		t.Fatal("CRIU never started dumping")
-	}
-	cmd.Process.Kill()
-	cmd.Wait()
+	killBerthWhen(t, func() bool { return fileExists(filepath.Join(images, "dump.log")) },
+		"checkpoint", "--image-path", images, id)
 	// CRIU outlives berth: it finishes or fails on its own.
 	if !waitFor(60*time.Second, func() bool {
 		out, _ := exec.Command("pgrep", "-f", "criu swrk").Output()
@@ -691,12 +701,7 @@ func TestCheckpointKilledLeavesWhatDeleteRemoves(t *testing.T) {
 		t.Errorf("after the killed checkpoint the container is %q, want running or stopped", st)
 	}
 	rt(t, "delete", "-f", id).ok(t)
-	if r := rt(t, "state", id); r.Code == 0 {
-		t.Errorf("container still there after delete -f: %s", r.Stdout)
-	}
-	if !waitFor(20*time.Second, func() bool { return len(cgroupDirsMatching([]string{id})) == 0 }) {
-		t.Errorf("cgroups left: %v", cgroupDirsMatching([]string{id}))
-	}
+	requireDeleted(t, id)
 }
 
 // securityStatus is what /proc/PID/status says of pid's capabilities,
