@@ -33,6 +33,8 @@ type Container struct {
 	lock  *state.Lock
 	// initProc is set when this process is the init's parent (run).
 	initPid int
+	// lc caches lifecycle().
+	lc *state.Lifecycle
 }
 
 // Load finds container id under root and locks it. Call Release when done.
@@ -126,7 +128,7 @@ func (c *Container) Start() error {
 	default:
 		return fmt.Errorf("cannot start a container in the %s state", st)
 	}
-	if spec, err := c.Spec(); err == nil && spec.Process == nil {
+	if lc, err := c.lifecycle(); err == nil && !lc.HasProcess() {
 		// Nothing to run: the spec says start must fail. The container
 		// is stopped so that it can only be deleted.
 		if err := c.kill(); err != nil {
@@ -226,11 +228,11 @@ func readUntilEOF(fd int) string {
 // postStart runs the poststart hooks. Runtime-spec 1.3: if one fails, the
 // runtime generates an error and stops the container.
 func (c *Container) postStart() error {
-	spec, err := c.Spec()
-	if err != nil || spec.Hooks == nil || len(spec.Hooks.Poststart) == 0 {
+	lc, err := c.lifecycle()
+	if err != nil || lc.Hooks == nil || len(lc.Hooks.Poststart) == 0 {
 		return nil
 	}
-	if err := hooks.RunAll("poststart", spec.Hooks.Poststart, c.poststartState()); err != nil {
+	if err := hooks.RunAll("poststart", lc.Hooks.Poststart, c.poststartState()); err != nil {
 		if kerr := c.kill(); kerr != nil {
 			return fmt.Errorf("%w (and stopping the container: %v)", err, kerr)
 		}
@@ -390,7 +392,7 @@ func (c *Container) kill() error {
 // the spec says.
 func (c *Container) Destroy() error {
 	logrus.Debugf("%s: delete: removing the cgroups %v and the state", c.ID, c.State.CgroupPaths)
-	spec, err := c.Spec()
+	lc, err := c.lifecycle()
 	if err != nil {
 		// The poststop hooks are in the config copy; say they cannot run
 		// rather than skip them silently.
@@ -401,8 +403,8 @@ func (c *Container) Destroy() error {
 	if err := c.cgroup().Destroy(); err != nil {
 		return err
 	}
-	if spec != nil && spec.Linux != nil && spec.Linux.IntelRdt != nil && intelrdt.Mounted(intelrdt.Root) {
-		if err := intelrdt.Remove(intelrdt.Root, c.ID, spec.Linux.IntelRdt); err != nil {
+	if lc != nil && lc.Linux != nil && lc.Linux.IntelRdt != nil && intelrdt.Mounted(intelrdt.Root) {
+		if err := intelrdt.Remove(intelrdt.Root, c.ID, lc.Linux.IntelRdt); err != nil {
 			logrus.Warnf("%s: remove the resctrl groups: %v", c.ID, err)
 		}
 	}
@@ -410,8 +412,8 @@ func (c *Container) Destroy() error {
 		return fmt.Errorf("remove state directory: %w", err)
 	}
 	dropCacheIfLast(filepath.Dir(c.Dir))
-	if spec != nil && spec.Hooks != nil && len(spec.Hooks.Poststop) > 0 {
-		if err := hooks.RunAllLogged("poststop", spec.Hooks.Poststop, st); err != nil {
+	if lc != nil && lc.Hooks != nil && len(lc.Hooks.Poststop) > 0 {
+		if err := hooks.RunAllLogged("poststop", lc.Hooks.Poststop, st); err != nil {
 			logrus.Warn(err.Error())
 		}
 	}
@@ -465,6 +467,19 @@ func List(root string) ([]string, error) {
 
 // Spec reads the copy of config.json saved at create time.
 func (c *Container) Spec() (*specs.Spec, error) { return state.LoadSpec(c.Dir) }
+
+// lifecycle is the part of the config copy start and delete need, read
+// once per command.
+func (c *Container) lifecycle() (*state.Lifecycle, error) {
+	if c.lc == nil {
+		lc, err := state.LoadLifecycle(c.Dir)
+		if err != nil {
+			return nil, err
+		}
+		c.lc = lc
+	}
+	return c.lc, nil
+}
 
 func marshal(v any) []byte {
 	b, _ := json.Marshal(v)

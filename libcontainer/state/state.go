@@ -99,15 +99,50 @@ func (s *State) Save(dir string) error {
 
 // LoadSpec reads the copy of config.json kept in the container directory.
 func LoadSpec(dir string) (*specs.Spec, error) {
-	data, err := os.ReadFile(filepath.Join(dir, ConfigFile))
-	if err != nil {
+	var spec specs.Spec
+	if err := loadConfig(dir, &spec); err != nil {
 		return nil, err
 	}
-	var spec specs.Spec
-	if err := json.Unmarshal(data, &spec); err != nil {
-		return nil, fmt.Errorf("parse %s: %w", filepath.Join(dir, ConfigFile), err)
-	}
 	return &spec, nil
+}
+
+// Lifecycle is what start and delete read of the config copy: its hooks,
+// whether it has a process, and its resctrl group. Decoding only these
+// spares a fresh process the reflection set-up of the whole runtime-spec
+// type (0.6-1.2 ms cold against 0.12-0.35 ms here; docs/design.md).
+type Lifecycle struct {
+	// Process is the raw process object: nil or null when there is none.
+	Process json.RawMessage `json:"process"`
+	Hooks   *specs.Hooks    `json:"hooks,omitempty"`
+	Linux   *struct {
+		IntelRdt *specs.LinuxIntelRdt `json:"intelRdt,omitempty"`
+	} `json:"linux,omitempty"`
+}
+
+// HasProcess reports whether the config has a process to run.
+func (l *Lifecycle) HasProcess() bool {
+	return len(l.Process) > 0 && string(l.Process) != "null"
+}
+
+// LoadLifecycle reads the Lifecycle part of the config copy in dir.
+func LoadLifecycle(dir string) (*Lifecycle, error) {
+	var l Lifecycle
+	if err := loadConfig(dir, &l); err != nil {
+		return nil, err
+	}
+	return &l, nil
+}
+
+// loadConfig decodes the config copy in dir into v.
+func loadConfig(dir string, v any) error {
+	data, err := os.ReadFile(filepath.Join(dir, ConfigFile))
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("parse %s: %w", filepath.Join(dir, ConfigFile), err)
+	}
+	return nil
 }
 
 // WriteFileAtomic writes data to a temporary file in the same directory and

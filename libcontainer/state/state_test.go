@@ -1,6 +1,7 @@
 package state
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -57,5 +58,56 @@ func TestDirStaysInsideRoot(t *testing.T) {
 	}
 	if filepath.Dir(d) != root && !filepath.HasPrefix(d, root) {
 		t.Fatalf("Dir escaped root: %s", d)
+	}
+}
+
+// TestLifecycleReadsWhatStartAndDeleteNeed: the narrow read of the config
+// copy sees the same process, hooks and resctrl group as the whole spec.
+func TestLifecycleReadsWhatStartAndDeleteNeed(t *testing.T) {
+	cases := []struct {
+		config       string
+		process      bool
+		poststop     int
+		intelRdtCLOS string
+	}{
+		{`{"ociVersion":"1.2.0","process":{"args":["true"],"cwd":"/"}}`, true, 0, ""},
+		{`{"ociVersion":"1.2.0"}`, false, 0, ""},
+		{`{"ociVersion":"1.2.0","process":null}`, false, 0, ""},
+		{`{"ociVersion":"1.2.0","process":{"args":["true"]},"hooks":{"poststop":[{"path":"/bin/a"},{"path":"/bin/b"}]},` +
+			`"linux":{"intelRdt":{"closID":"c1"},"namespaces":[{"type":"pid"}]}}`, true, 2, "c1"},
+	}
+	for _, c := range cases {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, ConfigFile), []byte(c.config), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		lc, err := LoadLifecycle(dir)
+		if err != nil {
+			t.Fatalf("%s: %v", c.config, err)
+		}
+		spec, err := LoadSpec(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if lc.HasProcess() != c.process || (spec.Process != nil) != c.process {
+			t.Errorf("%s: HasProcess %v, spec.Process %v, want %v", c.config, lc.HasProcess(), spec.Process != nil, c.process)
+		}
+		n := 0
+		if lc.Hooks != nil {
+			n = len(lc.Hooks.Poststop)
+		}
+		if n != c.poststop {
+			t.Errorf("%s: %d poststop hooks, want %d", c.config, n, c.poststop)
+		}
+		clos := ""
+		if lc.Linux != nil && lc.Linux.IntelRdt != nil {
+			clos = lc.Linux.IntelRdt.ClosID
+		}
+		if clos != c.intelRdtCLOS {
+			t.Errorf("%s: intelRdt closID %q, want %q", c.config, clos, c.intelRdtCLOS)
+		}
+	}
+	if _, err := LoadLifecycle(t.TempDir()); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("no config copy: %v, want ErrNotExist", err)
 	}
 }
