@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
-	"strconv"
 	"strings"
 	"time"
 
@@ -306,11 +305,7 @@ func (c *Container) restored(pid int) error {
 // and no process can set it on another. The seccomp filter and the
 // capability sets are restored.
 func warnNoNewPrivsLost(pid int) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		return
-	}
-	if strings.Contains(string(b), "\nNoNewPrivs:\t0\n") {
+	if st, err := procfs.ReadStatus(pid); err == nil && st["NoNewPrivs"] == "0" {
 		logrus.Warnf("CRIU restored the container's init without no_new_privs (noNewPrivileges is true in its config): CRIU does not restore it; its seccomp filter and capabilities are restored")
 	}
 }
