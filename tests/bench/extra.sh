@@ -18,10 +18,15 @@ export LC_ALL=C
 n=${BENCH_N:-20}
 many=${BENCH_MANY:-500}
 
+# since OP T0: prints "OP ms", the milliseconds since $EPOCHREALTIME T0.
+since() {
+	awk -v op="$1" -v t0="$2" -v t1="$EPOCHREALTIME" 'BEGIN {printf "%s %.2f\n", op, (t1 - t0) * 1000}'
+}
+
 # inner OP RT ROOT BUNDLE: one measurement series, printed as "OP value".
 run_inner() {
 	local TIMEFORMAT='%3U %3S'
-	local op=$1 rt=$2 root=$3 bundle=$4 i id t0 t1
+	local op=$1 rt=$2 root=$3 bundle=$4 i id t0
 	case $op in
 	exec-cpu)
 		"$rt" --root "$root" run -d --bundle "$bundle/sleep" xs </dev/null >/dev/null 2>&1
@@ -38,8 +43,7 @@ run_inner() {
 		for ((i = 0; i < n; i++)); do
 			t0=$EPOCHREALTIME
 			"$rt" --root "$root" list >/dev/null 2>&1
-			t1=$EPOCHREALTIME
-			echo "list-$many $(((${t1/./} - ${t0/./}) / 10))" | awk '{printf "%s %.2f\n", $1, $2 / 100}'
+			since "list-$many" "$t0"
 		done
 		for ((i = 0; i < many; i++)); do "$rt" --root "$root" delete -f "l$i" >/dev/null 2>&1; done ;;
 	delete-f)
@@ -48,8 +52,7 @@ run_inner() {
 			"$rt" --root "$root" run -d --bundle "$bundle/sleep" "$id" </dev/null >/dev/null 2>&1
 			t0=$EPOCHREALTIME
 			"$rt" --root "$root" delete -f "$id" >/dev/null 2>&1
-			t1=$EPOCHREALTIME
-			echo "delete-f $(((${t1/./} - ${t0/./}) / 10))" | awk '{printf "%s %.2f\n", $1, $2 / 100}'
+			since delete-f "$t0"
 		done ;;
 	esac
 }
