@@ -32,6 +32,7 @@ package podmantest
 
 import (
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -87,6 +88,7 @@ func testMain(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "tests/podman:", err)
 		return 1
 	}
+	parentsBefore := libpodParents()
 	code := func() int {
 		if err := setup(); err != nil {
 			fmt.Fprintln(os.Stderr, "tests/podman: setup:", err)
@@ -96,11 +98,51 @@ func testMain(m *testing.M) int {
 			berthBin, shim.Path, podmanBin, tmp)
 		return m.Run()
 	}()
-	if problems := teardown(); len(problems) > 0 {
+	problems := teardown()
+	problems = append(problems, removeLibpodParents(parentsBefore)...)
+	if len(problems) > 0 {
 		fmt.Fprintf(os.Stderr, "tests/podman: FAIL: left on the host after the suite:\n  %s\n", strings.Join(problems, "\n  "))
 		code = 1
 	}
 	return code
+}
+
+// libpodParents are podman's cgroupfs parent cgroups (libpod_parent in
+// every hierarchy, and its conmon child): podman makes them on first use
+// and never removes them.
+func libpodParents() map[string]bool {
+	found := map[string]bool{}
+	for _, pat := range []string{"/sys/fs/cgroup/libpod_parent", "/sys/fs/cgroup/*/libpod_parent", "/sys/fs/cgroup/*/*/libpod_parent"} {
+		dirs, _ := filepath.Glob(pat)
+		for _, d := range dirs {
+			found[d] = true
+		}
+	}
+	return found
+}
+
+// removeLibpodParents removes the libpod_parent cgroups that were not
+// there before the suite (deepest first: a cgroup goes only when empty).
+func removeLibpodParents(before map[string]bool) []string {
+	var problems []string
+	for top := range libpodParents() {
+		if before[top] {
+			continue
+		}
+		var dirs []string
+		filepath.WalkDir(top, func(p string, d fs.DirEntry, err error) error {
+			if err == nil && d.IsDir() {
+				dirs = append(dirs, p)
+			}
+			return nil
+		})
+		for i := len(dirs) - 1; i >= 0; i-- {
+			if err := os.Remove(dirs[i]); err != nil {
+				problems = append(problems, "podman's parent cgroup left: "+err.Error())
+			}
+		}
+	}
+	return problems
 }
 
 // setup writes the configuration, builds the shim and loads the image.
