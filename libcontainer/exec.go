@@ -65,6 +65,15 @@ func (c *Container) Exec(o *ExecOpts) (int, error) {
 		ID: c.ID, Spec: spec, Process: o.Process, Exec: true, PreserveFds: len(o.ExtraFiles),
 		JoinMountNS: p.joinMount,
 	}
+	stage, err := execStage(o.Process, p, len(o.ExtraFiles))
+	if err != nil {
+		return 0, err
+	}
+	if stage != nil {
+		logrus.Debugf("%s: exec through the C exec stage", c.ID)
+	} else {
+		logrus.Debugf("%s: exec through the Go init", c.ID)
+	}
 	mgr := c.cgroup()
 	if o.Cgroup != "" {
 		if mgr, err = mgr.Sub(o.Cgroup); err != nil {
@@ -73,7 +82,7 @@ func (c *Container) Exec(o *ExecOpts) (int, error) {
 	}
 	l := &launch{
 		mode: &execMode{c: c, rdt: spec.Linux.IntelRdt}, plan: p, mgr: mgr, config: ic, process: o.Process, dir: "/", extra: o.ExtraFiles,
-		console: o.ConsoleSocket,
+		console: o.ConsoleSocket, stage: stage,
 	}
 	// The lock is not needed to join the container, and holding it would
 	// deadlock "exec --ignore-paused" against "resume": the new process

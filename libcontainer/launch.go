@@ -46,6 +46,9 @@ type launch struct {
 	console *os.File
 	// agent is the seccomp agent, connected before the init starts.
 	agent *net.UnixConn
+	// stage is the configuration of the C exec stage, which then replaces
+	// the Go init (nil: the Go init runs).
+	stage *syncmsg.ExecStage
 }
 
 // sendToAgent copies the init's seccomp notify listener, once its filter
@@ -171,6 +174,9 @@ func (l *launch) env(syncFd, exeFd int) []string {
 		v1 = l.mgr.V1Paths()
 	}
 	env = append(env, preStageEnv(l.plan, v1)...)
+	if l.stage != nil {
+		env = append(env, "_BERTH_EXECSTAGE=1")
+	}
 	return l.mode.appendEnv(env)
 }
 
@@ -284,6 +290,12 @@ func (l *launch) configure(conn *syncmsg.Conn, pid int, moveUnified bool) error 
 	}
 	if err := l.mode.beforeConfig(pid); err != nil {
 		return err
+	}
+	if l.stage != nil {
+		if err := conn.SendExecStage(l.stage); err != nil {
+			return err
+		}
+		return l.awaitReady(conn, pid)
 	}
 	st := l.mode.hookState(pid)
 	l.config.State = &st

@@ -20,16 +20,9 @@ func uintptrOf(gids []uint32) uintptr { return uintptr(unsafe.Pointer(&gids[0]))
 // the container's /etc/passwd when the env lacks it or has it empty, as
 // runc does; "/" when the user has no entry.
 func withHome(env []string, uid uint32) []string {
-	env = dedupEnv(env)
-	for i, e := range env {
-		if e == "HOME=" {
-			// An empty HOME is no home: replaced, as runc does.
-			env = append(env[:i:i], env[i+1:]...)
-			break
-		}
-		if strings.HasPrefix(e, "HOME=") {
-			return env
-		}
+	env, needHome := PrepareEnv(env)
+	if !needHome {
+		return env
 	}
 	home := "/"
 	if f, err := os.Open("/etc/passwd"); err == nil {
@@ -44,6 +37,23 @@ func withHome(env []string, uid uint32) []string {
 		f.Close()
 	}
 	return append(env[:len(env):len(env)], "HOME="+home)
+}
+
+// PrepareEnv is the part of withHome that needs no container: it
+// deduplicates env and drops an empty HOME (no home: replaced, as runc
+// does); needHome says HOME must be added from the container's passwd.
+// The C exec stage gets its result.
+func PrepareEnv(env []string) (out []string, needHome bool) {
+	env = dedupEnv(env)
+	for i, e := range env {
+		if e == "HOME=" {
+			return append(env[:i:i], env[i+1:]...), true
+		}
+		if strings.HasPrefix(e, "HOME=") {
+			return env, false
+		}
+	}
+	return env, true
 }
 
 // dedupEnv keeps one entry per name, the last one given, at the place of

@@ -108,6 +108,7 @@ static void join_cgroups(const char *dirs)
 	free(list);
 }
 
+void berth_exec_stage(int syncfd); /* execstage.c */
 static void join_all(const char *spec);
 static void set_time_offsets(const char *offsets);
 static void new_userns(void);
@@ -144,6 +145,9 @@ void berth_nsenter(void)
 
 	if (getenv("_BERTH_NSFORK") == NULL) {
 		report("S");
+		/* An exec the runtime gave to the C stage never returns. */
+		if (getenv("_BERTH_EXECSTAGE") != NULL)
+			berth_exec_stage(syncfd);
 		return;
 	}
 	/* A new pid or time namespace is only entered by a child (execve
@@ -155,6 +159,8 @@ void berth_nsenter(void)
 		fail("fork into the new namespaces");
 	if (pid == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+		if (getenv("_BERTH_EXECSTAGE") != NULL)
+			berth_exec_stage(syncfd);
 		return;
 	}
 	report("P%ld", pid);

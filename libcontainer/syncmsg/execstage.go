@@ -1,0 +1,126 @@
+package syncmsg
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/berth-runtime/berth/libcontainer/seccomp"
+)
+
+// ExecStage is the configuration of the C exec stage
+// (libcontainer/nsenter/execstage.c): what a process joining a container
+// needs when it has none of the Go init's extras. The runtime has already
+// resolved what does not need the container (the env's duplicates, the
+// capability sets); the stage resolves HOME and the program inside it.
+// It is sent instead of the Config message; the rest of the exchange
+// (ready, run, error) is the JSON protocol's.
+type ExecStage struct {
+	Args []string
+	// Env is deduplicated; AddHome asks for HOME from the container's
+	// /etc/passwd (the env has none, or an empty one, removed).
+	Env     []string
+	AddHome bool
+	Cwd     string
+	UID     uint32
+	GID     uint32
+	Gids    []uint32
+	Umask   uint32
+	// NoNewPrivs also places the seccomp load after the capability drop.
+	NoNewPrivs bool
+	// Caps are the bounding, effective, inheritable, permitted and
+	// ambient sets; LastCap is the kernel's highest capability.
+	Caps    [5]uint64
+	LastCap int
+	// Seccomp is loaded without a listener (nil: none).
+	Seccomp     *seccomp.Program
+	PreserveFds int
+}
+
+// Record tags of the encoding, as execstage.c numbers them.
+const (
+	tagEnd = iota
+	tagArg
+	tagEnv
+	tagCwd
+	tagUID
+	tagGID
+	tagGids
+	tagUmask
+	tagNNP
+	tagCaps
+	tagSeccomp
+	tagPreserve
+	tagHome
+)
+
+// execStageMagic is "BXC1" read as a native-endian uint32.
+const execStageMagic = 0x31435842
+
+// Encode lays the configuration out for the C stage: a header (magic,
+// body length) and records (tag, length, value) in native byte order,
+// strings with their terminating NUL, ending with an empty tagEnd.
+func (e *ExecStage) Encode() ([]byte, error) {
+	if e.Seccomp != nil && e.Seccomp.Notify {
+		return nil, fmt.Errorf("exec stage: a seccomp listener needs the Go init")
+	}
+	ne := binary.NativeEndian
+	b := make([]byte, 8, 512)
+	rec := func(tag uint32, v []byte) {
+		b = ne.AppendUint32(b, tag)
+		b = ne.AppendUint32(b, uint32(len(v)))
+		b = append(b, v...)
+	}
+	str := func(tag uint32, s string) { rec(tag, append([]byte(s), 0)) }
+	u32 := func(tag uint32, v uint32) { rec(tag, ne.AppendUint32(nil, v)) }
+	for _, a := range e.Args {
+		str(tagArg, a)
+	}
+	for _, v := range e.Env {
+		str(tagEnv, v)
+	}
+	str(tagCwd, e.Cwd)
+	u32(tagUID, e.UID)
+	u32(tagGID, e.GID)
+	u32(tagUmask, e.Umask)
+	u32(tagPreserve, uint32(e.PreserveFds))
+	if len(e.Gids) > 0 {
+		var g []byte
+		for _, id := range e.Gids {
+			g = ne.AppendUint32(g, id)
+		}
+		rec(tagGids, g)
+	}
+	if e.NoNewPrivs {
+		rec(tagNNP, nil)
+	}
+	if e.AddHome {
+		rec(tagHome, nil)
+	}
+	var c []byte
+	for _, set := range e.Caps {
+		c = ne.AppendUint64(c, set)
+	}
+	rec(tagCaps, ne.AppendUint32(c, uint32(e.LastCap)))
+	if p := e.Seccomp; p != nil {
+		if len(p.Raw) == 0 || len(p.Raw)%8 != 0 || len(p.Raw)/8 > 0xffff {
+			return nil, fmt.Errorf("load seccomp filter: bad program size %d", len(p.Raw))
+		}
+		rec(tagSeccomp, append(ne.AppendUint64(nil, uint64(p.Flags)), p.Raw...))
+	}
+	rec(tagEnd, nil)
+	ne.PutUint32(b[0:], execStageMagic)
+	ne.PutUint32(b[4:], uint32(len(b)-8))
+	return b, nil
+}
+
+// SendExecStage writes the C stage's configuration (instead of Config).
+func (c *Conn) SendExecStage(e *ExecStage) error {
+	b, err := e.Encode()
+	if err != nil {
+		return err
+	}
+	if _, err := c.f.Write(b); err != nil {
+		return fmt.Errorf("send exec stage: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,136 @@
+package integration
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// stageProbe prints what the exec stage sets up: ids, capabilities,
+// no_new_privs, cwd, env, umask, fds, rlimits, and whether the seccomp
+// filter acts (mkdir is denied).
+const stageProbe = "probe ids; probe caps; probe nnp; probe cwd; probe env; probe umask; probe fds; probe rlimits; probe syscall mkdir str:/tmp/stage-x 0755"
+
+// errorMsg is the msg of the runtime's last level=error line.
+var errorMsg = regexp.MustCompile(`level=error msg="((?:[^"\\]|\\.)*)"`)
+
+// TestExecStagesAgree runs the same execs through the C exec stage
+// (nsenter/execstage.c) and through the Go init (_BERTH_GO_EXEC=1) and
+// requires the same output, exit code and error from both, in a container
+// with a seccomp profile and in one with its own user namespace; the
+// debug log must name the stage each took, so that neither silently falls
+// back to the other.
+func TestExecStagesAgree(t *testing.T) {
+	denyMkdir := withSeccompProfile(allowAllExcept(specs.LinuxSyscall{
+		Names: []string{"mkdir", "mkdirat"}, Action: specs.ActErrno}))
+	procFile := filepath.Join(newDir(t, "xs"), "process.json")
+	amb := []string{"CAP_NET_RAW", "CAP_KILL"}
+	umask := uint32(0o077)
+	b, err := json.Marshal(specs.Process{
+		User: specs.User{UID: 1000, GID: 1000, Umask: &umask},
+		Args: []string{"/bin/sh", "-c", stageProbe},
+		Env:  []string{"PATH=/bin:/usr/bin", "X=1", "X=2"},
+		Cwd:  "/tmp",
+		Capabilities: &specs.LinuxCapabilities{Bounding: append(amb, "CAP_CHOWN"), Effective: amb,
+			Permitted: amb, Inheritable: amb, Ambient: amb},
+		NoNewPrivileges: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(procFile, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sh := []string{"/bin/sh", "-c", stageProbe}
+	cases := []struct {
+		name       string
+		flags, cmd []string
+		fails      bool
+	}{
+		{"defaults", nil, sh, false},
+		{"user and groups", []string{"-u", "1000:1000", "-g", "10", "-g", "20"}, sh, false},
+		{"added capability", []string{"--cap", "CAP_SYS_ADMIN"}, sh, false},
+		{"no_new_privs", []string{"--no-new-privs"}, sh, false},
+		{"env, empty HOME and cwd", []string{"-e", "HOME=", "-e", "A=1", "-e", "A=2", "--cwd", "/tmp"}, sh, false},
+		{"user without passwd entry", []string{"-u", "4321"}, sh, false},
+		{"process.json with ambient capabilities and umask", []string{"-p", procFile}, nil, false},
+		{"program relative to cwd", []string{"--cwd", "/bin"}, []string{"./probe", "cwd"}, false},
+		{"program on a relative PATH entry", []string{"-e", "PATH=bin"}, []string{"probe", "cwd"}, false},
+		{"exit status", nil, []string{"/bin/sh", "-c", "exit 3"}, false},
+		{"program not on PATH", nil, []string{"no-such-program"}, true},
+		{"missing program", nil, []string{"/no/such/program"}, true},
+		{"directory as program", nil, []string{"/tmp"}, true},
+		{"missing cwd", []string{"--cwd", "/no/such/dir"}, []string{"true"}, true},
+	}
+	containers := []struct {
+		name string
+		mods []func(*specs.Spec)
+	}{
+		{"seccomp", []func(*specs.Spec){denyMkdir}},
+		{"user namespace", []func(*specs.Spec){denyMkdir, withNamespace(specs.LinuxNamespace{Type: specs.UserNamespace}),
+			func(s *specs.Spec) {
+				s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+				s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+			}}},
+	}
+	for _, ct := range containers {
+		t.Run(ct.name, func(t *testing.T) {
+			id, _ := execRunning(t, ct.mods...)
+			root := stateRoot(t)
+			for _, c := range cases {
+				t.Run(c.name, func(t *testing.T) {
+					run := func(goInit bool) result {
+						env := os.Environ()
+						want := "exec through the C exec stage"
+						if goInit {
+							env, want = append(env, "_BERTH_GO_EXEC=1"), "exec through the Go init"
+						}
+						args := append(append(append([]string{"exec"}, c.flags...), id), c.cmd...)
+						r := rtWith(t, rtOpts{NoRoot: true, Global: []string{"--root", root, "--debug"}, Env: env}, args...)
+						if !strings.Contains(r.Stderr, want) {
+							t.Errorf("the debug log does not say %q:\n%s", want, r.Stderr)
+						}
+						// The process's stdio are this run's files.
+						r.Stdout = strings.NewReplacer(r.StdoutPath, "STDOUT", r.StderrPath, "STDERR").Replace(r.Stdout)
+						return r
+					}
+					cr, gr := run(false), run(true)
+					if cr.Code != gr.Code || cr.Stdout != gr.Stdout {
+						t.Errorf("C stage: exit %d\n%s\nGo init: exit %d\n%s", cr.Code, cr.Stdout, gr.Code, gr.Stdout)
+					}
+					probed := len(c.cmd) == 3 && c.cmd[2] == stageProbe || len(c.flags) > 0 && c.flags[0] == "-p"
+					if last := lines(cr.Stdout); probed && (len(last) == 0 || last[len(last)-1] != "EPERM") {
+						t.Errorf("mkdir under the seccomp profile did not fail with EPERM:\n%s", cr.Stdout)
+					}
+					cm, gm := lastError(cr.Stderr), lastError(gr.Stderr)
+					if cm != gm {
+						t.Errorf("C stage error %q, Go init error %q", cm, gm)
+					}
+					switch {
+					case c.fails && (cr.Code == 0 || cm == ""):
+						t.Errorf("exit %d, error %q: want a failure naming the problem", cr.Code, cm)
+					case !c.fails && cm != "":
+						t.Errorf("unexpected error %q: %s", cm, cr)
+					case !c.fails && c.name != "exit status" && cr.Code != 0:
+						t.Errorf("exit %d: %s", cr.Code, cr)
+					}
+				})
+			}
+		})
+	}
+}
+
+// lastError is the msg of the last level=error line in a runtime's
+// stderr ("" if none).
+func lastError(stderr string) string {
+	m := errorMsg.FindAllStringSubmatch(stderr, -1)
+	if len(m) == 0 {
+		return ""
+	}
+	return m[len(m)-1][1]
+}
