@@ -139,10 +139,14 @@ func execProcessSpec(c *cli.Context, ctr *libcontainer.Container) (*specs.Proces
 	if c.NArg() < 2 {
 		return nil, errors.New("exec: no command given")
 	}
-	spec, err := ctr.Spec()
+	spec, err := ctr.ExecSpec()
 	if err != nil {
 		return nil, err
 	}
+	if spec.Process == nil {
+		return nil, errors.New("exec: the container's config has no process to take defaults from; use --process")
+	}
+	// A copy: the engine shares spec.
 	p := *spec.Process
 	p.Args = c.Args().Slice()[1:]
 	p.Terminal = c.Bool("tty")
@@ -165,6 +169,7 @@ func execProcessSpec(c *cli.Context, ctr *libcontainer.Container) (*specs.Proces
 			p.User.GID = uint32(n)
 		}
 	}
+	p.User.AdditionalGids = append([]uint32(nil), p.User.AdditionalGids...)
 	for _, g := range c.Int64Slice("additional-gids") {
 		if g < 0 {
 			return nil, fmt.Errorf("additional-gids must be a positive number %d", g)
@@ -182,9 +187,11 @@ func execProcessSpec(c *cli.Context, ctr *libcontainer.Container) (*specs.Proces
 		p.SelinuxLabel = l
 	}
 	if caps := c.StringSlice("cap"); len(caps) > 0 {
-		if p.Capabilities == nil {
-			p.Capabilities = &specs.LinuxCapabilities{}
+		pc := specs.LinuxCapabilities{}
+		if p.Capabilities != nil {
+			pc = *p.Capabilities
 		}
+		p.Capabilities = &pc
 		for _, cp := range caps {
 			p.Capabilities.Bounding = append(p.Capabilities.Bounding, cp)
 			p.Capabilities.Effective = append(p.Capabilities.Effective, cp)

@@ -35,6 +35,8 @@ type Container struct {
 	initPid int
 	// lc caches lifecycle().
 	lc *state.Lifecycle
+	// execSpec is ExecSpec's, once read.
+	execSpec *specs.Spec
 }
 
 // Load finds container id under root and locks it. Call Release when done.
@@ -467,6 +469,20 @@ func List(root string) ([]string, error) {
 
 // Spec reads the copy of config.json saved at create time.
 func (c *Container) Spec() (*specs.Spec, error) { return state.LoadSpec(c.Dir) }
+
+// ExecSpec is the part of the config copy exec needs (state.LoadExecSpec),
+// read once per command: the command's defaults and the engine's Exec
+// share it, and neither may modify it.
+func (c *Container) ExecSpec() (*specs.Spec, error) {
+	if c.execSpec == nil {
+		s, err := state.LoadExecSpec(c.Dir)
+		if err != nil {
+			return nil, err
+		}
+		c.execSpec = s
+	}
+	return c.execSpec, nil
+}
 
 // lifecycle is the part of the config copy start and delete need, read
 // once per command.

@@ -41,7 +41,7 @@ func (c *Container) Exec(o *ExecOpts) (int, error) {
 			return 0, errors.New("cannot exec in a paused container") // runc's words
 		}
 	}
-	spec, err := c.Spec()
+	spec, err := c.ExecSpec()
 	if err != nil {
 		return 0, err
 	}

@@ -133,6 +133,32 @@ func LoadLifecycle(dir string) (*Lifecycle, error) {
 	return &l, nil
 }
 
+// LoadExecSpec reads what exec needs of the config copy in dir: the
+// version, the process (the defaults of an exec), and the namespaces,
+// seccomp profile and resctrl group it joins. Like Lifecycle, it spares
+// a fresh process the reflection set-up of the rest of the runtime-spec
+// type (the mounts, resources, devices, hooks). The other fields are
+// zero.
+func LoadExecSpec(dir string) (*specs.Spec, error) {
+	var v struct {
+		Version string         `json:"ociVersion"`
+		Process *specs.Process `json:"process,omitempty"`
+		Linux   *struct {
+			Namespaces []specs.LinuxNamespace `json:"namespaces,omitempty"`
+			Seccomp    *specs.LinuxSeccomp    `json:"seccomp,omitempty"`
+			IntelRdt   *specs.LinuxIntelRdt   `json:"intelRdt,omitempty"`
+		} `json:"linux,omitempty"`
+	}
+	if err := loadConfig(dir, &v); err != nil {
+		return nil, err
+	}
+	s := &specs.Spec{Version: v.Version, Process: v.Process}
+	if l := v.Linux; l != nil {
+		s.Linux = &specs.Linux{Namespaces: l.Namespaces, Seccomp: l.Seccomp, IntelRdt: l.IntelRdt}
+	}
+	return s, nil
+}
+
 // loadConfig decodes the config copy in dir into v.
 func loadConfig(dir string, v any) error {
 	data, err := os.ReadFile(filepath.Join(dir, ConfigFile))
