@@ -46,3 +46,31 @@ func TestExpectRejectsWrongType(t *testing.T) {
 		t.Fatal("wrong message type accepted")
 	}
 }
+
+// TestWireBytes pins the bytes of the messages the C exec stage writes
+// and compares (execstage.c: json_send and await_run).
+func TestWireBytes(t *testing.T) {
+	for _, c := range []struct {
+		m    Message
+		want string
+	}{
+		{Message{Type: Run}, `{"type":"run"}` + "\n"},
+		{Message{Type: Ready}, `{"type":"ready"}` + "\n"},
+		{Message{Type: Error, Message: `exec: "x": no such file or directory`}, `{"type":"error","message":"exec: \"x\": no such file or directory"}` + "\n"},
+	} {
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := NewConn(w).Send(c.m); err != nil {
+			t.Fatal(err)
+		}
+		w.Close()
+		b := make([]byte, 256)
+		n, _ := r.Read(b)
+		r.Close()
+		if string(b[:n]) != c.want {
+			t.Errorf("%+v on the wire: %q, want %q", c.m, b[:n], c.want)
+		}
+	}
+}
