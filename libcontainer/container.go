@@ -35,8 +35,10 @@ type Container struct {
 	initPid int
 	// lc caches lifecycle().
 	lc *state.Lifecycle
-	// execSpec is ExecSpec's, once read.
-	execSpec *specs.Spec
+	// execSpec is ExecSpec's, once read; execSeccomp the JSON of its
+	// seccomp profile (nil: none).
+	execSpec    *specs.Spec
+	execSeccomp []byte
 }
 
 // Load finds container id under root and locks it. Call Release when done.
@@ -470,16 +472,17 @@ func List(root string) ([]string, error) {
 // Spec reads the copy of config.json saved at create time.
 func (c *Container) Spec() (*specs.Spec, error) { return state.LoadSpec(c.Dir) }
 
-// ExecSpec is the part of the config copy exec needs (state.LoadExecSpec),
-// read once per command: the command's defaults and the engine's Exec
-// share it, and neither may modify it.
+// ExecSpec is the part of the config copy exec needs (state.LoadExecSpec,
+// whose seccomp profile is kept in c.execSeccomp), read once per command:
+// the command's defaults and the engine's Exec share it, and neither may
+// modify it.
 func (c *Container) ExecSpec() (*specs.Spec, error) {
 	if c.execSpec == nil {
-		s, err := state.LoadExecSpec(c.Dir)
+		s, sc, err := state.LoadExecSpec(c.Dir)
 		if err != nil {
 			return nil, err
 		}
-		c.execSpec = s
+		c.execSpec, c.execSeccomp = s, sc
 	}
 	return c.execSpec, nil
 }

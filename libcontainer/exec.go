@@ -1,6 +1,7 @@
 package libcontainer
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -56,10 +57,8 @@ func (c *Container) Exec(o *ExecOpts) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if sc := spec.Linux.Seccomp; sc != nil {
-		if p.seccomp, err = seccomp.CompileCached(sc, seccompCache(filepath.Dir(c.Dir))); err != nil {
-			return 0, err
-		}
+	if spec, p.seccomp, err = c.execSeccompProgram(spec); err != nil {
+		return 0, err
 	}
 	ic := &syncmsg.InitConfig{
 		ID: c.ID, Spec: spec, Process: o.Process, Exec: true, PreserveFds: len(o.ExtraFiles),
@@ -95,6 +94,31 @@ func (c *Container) Exec(o *ExecOpts) (int, error) {
 		unix.Wait4(pid, &ws, 0, nil)
 	}
 	return pid, err
+}
+
+// execSeccompProgram is the container's compiled seccomp program (nil:
+// none), found by the JSON of its profile in the compile cache. Only when
+// it is not cached, or hands syscalls to an agent (which needs the
+// listener path and metadata), is the profile decoded; the spec returned
+// then has it (a copy: spec is shared).
+func (c *Container) execSeccompProgram(spec *specs.Spec) (*specs.Spec, *seccomp.Program, error) {
+	data := c.execSeccomp
+	if data == nil {
+		return spec, nil, nil
+	}
+	cache := seccompCache(filepath.Dir(c.Dir))
+	if prog := seccomp.Cached(data, cache); prog != nil && !prog.Notify {
+		return spec, prog, nil
+	}
+	sc := new(specs.LinuxSeccomp)
+	if err := json.Unmarshal(data, sc); err != nil {
+		return nil, nil, fmt.Errorf("linux.seccomp of the config copy: %w", err)
+	}
+	withProfile, linux := *spec, *spec.Linux
+	linux.Seccomp = sc
+	withProfile.Linux = &linux
+	prog, err := seccomp.CompileCachedJSON(sc, data, cache)
+	return &withProfile, prog, err
 }
 
 // execPlan joins every namespace of the container's init.

@@ -1,9 +1,11 @@
 package seccomp
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -22,21 +24,54 @@ import (
 // only if it is a regular file of the runtime's own user, not readable or
 // writable by anyone else, no bigger than maxEntryBytes, names its own key
 // and carries the sha256 of its program: anything else (damaged, planted,
-// a link) is removed and the profile compiled again, never loaded. At most
+// a link) is removed and the profile compiled again, never loaded. An
+// entry is a JSON header line (key, sum, flags, notify) and the program's
+// bytes: decoding them as JSON (base64) cost 0.15-0.2 ms of every exec
+// with docker's default profile. At most
 // maxEntries are kept, the least recently written go first. The directory
 // is the runtime root's (0700); it goes when the last container of the
 // root is deleted (DropCache), so a root a caller is done with is empty.
 const (
 	maxEntries    = 64
 	maxEntryBytes = 1 << 20
-	cacheVersion  = "v2"
+	cacheVersion  = "v3"
 )
 
 // cacheEntry is what an entry file holds.
 type cacheEntry struct {
-	Key     string  `json:"key"`
-	Sum     string  `json:"sum"`
-	Program Program `json:"program"`
+	Key     string
+	Sum     string
+	Program Program
+}
+
+// entryHeader is an entry's first line; the program's bytes follow it.
+type entryHeader struct {
+	Key    string  `json:"key"`
+	Sum    string  `json:"sum"`
+	Flags  uintptr `json:"flags"`
+	Notify bool    `json:"notify,omitempty"`
+}
+
+// encode lays the entry out as its file holds it.
+func (e *cacheEntry) encode() ([]byte, error) {
+	h, err := json.Marshal(entryHeader{Key: e.Key, Sum: e.Sum, Flags: e.Program.Flags, Notify: e.Program.Notify})
+	if err != nil {
+		return nil, err
+	}
+	return append(append(h, '\n'), e.Program.Raw...), nil
+}
+
+// decodeEntry parses an entry file (it does not check it: loadEntry does).
+func decodeEntry(data []byte) (cacheEntry, error) {
+	head, raw, ok := bytes.Cut(data, []byte{'\n'})
+	if !ok {
+		return cacheEntry{}, errors.New("no header line")
+	}
+	var h entryHeader
+	if err := json.Unmarshal(head, &h); err != nil {
+		return cacheEntry{}, err
+	}
+	return cacheEntry{Key: h.Key, Sum: h.Sum, Program: Program{Raw: raw, Flags: h.Flags, Notify: h.Notify}}, nil
 }
 
 // CompileCached is Compile with the cache in dir ("" for none).
@@ -44,10 +79,33 @@ func CompileCached(s *specs.LinuxSeccomp, dir string) (*Program, error) {
 	if dir == "" {
 		return Compile(s)
 	}
-	key, err := cacheKey(s)
+	data, err := json.Marshal(s)
 	if err != nil {
 		return nil, err
 	}
+	return CompileCachedJSON(s, data, dir)
+}
+
+// Cached returns the program cached in dir for the profile whose JSON
+// encoding is data, or nil: exec looks the container's program up by the
+// bytes of its config copy (json.Marshal's, as create hashes them) and so
+// skips decoding and re-encoding the profile, 0.5-0.9 ms of a fresh
+// process for docker's default profile.
+func Cached(data []byte, dir string) *Program {
+	if dir == "" {
+		return nil
+	}
+	key := cacheKey(data)
+	return loadEntry(filepath.Join(dir, key), key)
+}
+
+// CompileCachedJSON is CompileCached for s whose JSON encoding, data, the
+// caller already has.
+func CompileCachedJSON(s *specs.LinuxSeccomp, data []byte, dir string) (*Program, error) {
+	if dir == "" {
+		return Compile(s)
+	}
+	key := cacheKey(data)
 	path := filepath.Join(dir, key)
 	if p := loadEntry(path, key); p != nil {
 		return p, nil
@@ -60,14 +118,14 @@ func CompileCached(s *specs.LinuxSeccomp, dir string) (*Program, error) {
 	return p, nil
 }
 
-func cacheKey(s *specs.LinuxSeccomp) (string, error) {
-	data, err := json.Marshal(s)
-	if err != nil {
-		return "", err
-	}
+// cacheKey names the entry of the profile encoded as data, for this
+// libseccomp and architecture.
+func cacheKey(data []byte) string {
 	maj, mnr, mic := libseccomp.GetLibraryVersion()
-	sum := sha256.Sum256(append(data, fmt.Sprintf("|libseccomp %d.%d.%d|%s|%s", maj, mnr, mic, runtime.GOARCH, cacheVersion)...))
-	return hex.EncodeToString(sum[:]), nil
+	h := sha256.New()
+	h.Write(data)
+	fmt.Fprintf(h, "|libseccomp %d.%d.%d|%s|%s", maj, mnr, mic, runtime.GOARCH, cacheVersion)
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 func programSum(p *Program) string {
@@ -96,8 +154,12 @@ func loadEntry(path, key string) *Program {
 		return nil
 	}
 	data, err := io.ReadAll(io.LimitReader(f, maxEntryBytes+1))
-	var e cacheEntry
-	if err != nil || json.Unmarshal(data, &e) != nil || e.Key != key || e.Program.Len() == 0 || e.Sum != programSum(&e.Program) {
+	if err != nil {
+		os.Remove(path)
+		return nil
+	}
+	e, err := decodeEntry(data)
+	if err != nil || e.Key != key || e.Program.Len() == 0 || e.Sum != programSum(&e.Program) {
 		os.Remove(path)
 		return nil
 	}
@@ -107,7 +169,8 @@ func loadEntry(path, key string) *Program {
 // storeEntry writes the entry atomically (temp file 0600, rename) and
 // keeps the cache within maxEntries. Failures only cost a later compile.
 func storeEntry(dir, key string, p *Program) {
-	data, err := json.Marshal(cacheEntry{Key: key, Sum: programSum(p), Program: *p})
+	e := cacheEntry{Key: key, Sum: programSum(p), Program: *p}
+	data, err := e.encode()
 	if err != nil || os.MkdirAll(dir, 0o700) != nil {
 		return
 	}

@@ -102,12 +102,13 @@ func TestCacheRefusesWhatItDidNotWrite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, err := cacheKey(prof)
+	data, err := json.Marshal(prof)
 	if err != nil {
 		t.Fatal(err)
 	}
+	key := cacheKey(data)
 	bogus := Program{Raw: make([]byte, 8), Flags: 0}
-	planted := func(e cacheEntry) []byte { b, _ := json.Marshal(e); return b }
+	planted := func(e cacheEntry) []byte { b, _ := e.encode(); return b }
 	for name, plant := range map[string]func(dir string){
 		"wrong sum": func(dir string) {
 			os.WriteFile(filepath.Join(dir, key), planted(cacheEntry{Key: key, Sum: "00", Program: bogus}), 0o600)
@@ -135,6 +136,10 @@ func TestCacheRefusesWhatItDidNotWrite(t *testing.T) {
 				t.Fatal(err)
 			}
 			plant(dir)
+			if p := Cached(data, dir); p != nil {
+				t.Fatalf("the lookup by JSON returned a planted program (%d bytes)", len(p.Raw))
+			}
+			plant(dir)
 			got, err := CompileCached(prof, dir)
 			if err != nil {
 				t.Fatal(err)
@@ -142,9 +147,13 @@ func TestCacheRefusesWhatItDidNotWrite(t *testing.T) {
 			if !bytes.Equal(got.Raw, want.Raw) {
 				t.Fatalf("loaded a planted program (%d bytes), want the compiled one (%d bytes)", len(got.Raw), len(want.Raw))
 			}
-			// The entry is now the runtime's own and is used.
+			// The entry is now the runtime's own and is used, also when
+			// looked up by the profile's JSON (exec).
 			if p := loadEntry(filepath.Join(dir, key), key); p == nil || !bytes.Equal(p.Raw, want.Raw) {
 				t.Errorf("the cache does not hold the compiled program afterwards")
+			}
+			if p := Cached(data, dir); p == nil || !bytes.Equal(p.Raw, want.Raw) {
+				t.Errorf("the lookup by JSON does not find the compiled program")
 			}
 		})
 	}

@@ -138,25 +138,30 @@ func LoadLifecycle(dir string) (*Lifecycle, error) {
 // seccomp profile and resctrl group it joins. Like Lifecycle, it spares
 // a fresh process the reflection set-up of the rest of the runtime-spec
 // type (the mounts, resources, devices, hooks). The other fields are
-// zero.
-func LoadExecSpec(dir string) (*specs.Spec, error) {
+// zero. The seccomp profile is returned as its JSON (nil: none), not in
+// the spec: exec finds its compiled program by those bytes and decodes
+// the profile only when it has to compile it or talk to an agent.
+func LoadExecSpec(dir string) (spec *specs.Spec, seccompJSON json.RawMessage, err error) {
 	var v struct {
 		Version string         `json:"ociVersion"`
 		Process *specs.Process `json:"process,omitempty"`
 		Linux   *struct {
 			Namespaces []specs.LinuxNamespace `json:"namespaces,omitempty"`
-			Seccomp    *specs.LinuxSeccomp    `json:"seccomp,omitempty"`
+			Seccomp    json.RawMessage        `json:"seccomp,omitempty"`
 			IntelRdt   *specs.LinuxIntelRdt   `json:"intelRdt,omitempty"`
 		} `json:"linux,omitempty"`
 	}
 	if err := loadConfig(dir, &v); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	s := &specs.Spec{Version: v.Version, Process: v.Process}
 	if l := v.Linux; l != nil {
-		s.Linux = &specs.Linux{Namespaces: l.Namespaces, Seccomp: l.Seccomp, IntelRdt: l.IntelRdt}
+		s.Linux = &specs.Linux{Namespaces: l.Namespaces, IntelRdt: l.IntelRdt}
+		if len(l.Seccomp) > 0 && string(l.Seccomp) != "null" {
+			seccompJSON = l.Seccomp
+		}
 	}
-	return s, nil
+	return s, seccompJSON, nil
 }
 
 // loadConfig decodes the config copy in dir into v.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -133,4 +134,53 @@ func lastError(stderr string) string {
 		return ""
 	}
 	return m[len(m)-1][1]
+}
+
+// TestExecFindsTheProgramCreateCompiled: exec looks the container's
+// compiled seccomp program up by the JSON of the profile in its config
+// copy, which is the encoding create hashed, so one cache entry serves
+// both and exec compiles nothing; the filter it loads still acts.
+func TestExecFindsTheProgramCreateCompiled(t *testing.T) {
+	root := newDir(t, "sr")
+	bundle := newBundle(t, withArgs("/bin/probe", "sleep"), withSeccompProfile(allowAllExcept(specs.LinuxSyscall{
+		Names: []string{"mkdir", "mkdirat"}, Action: specs.ActErrno})))
+	id := newID(t)
+	rtIn(t, root, "create", "--bundle", bundle, id).ok(t)
+	t.Cleanup(func() { rtIn(t, root, "delete", "-f", id) })
+	rtIn(t, root, "start", id).ok(t)
+	cache := filepath.Join(root, ".seccomp-cache")
+	entries := func() map[string]int64 {
+		t.Helper()
+		des, err := os.ReadDir(cache)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]int64{}
+		for _, de := range des {
+			fi, err := de.Info()
+			if err != nil {
+				t.Fatal(err)
+			}
+			m[de.Name()] = fi.ModTime().UnixNano()
+		}
+		return m
+	}
+	before := entries()
+	if len(before) != 1 {
+		t.Fatalf("create left %d cache entries, want 1: %v", len(before), before)
+	}
+	for _, goInit := range []bool{false, true} {
+		env := os.Environ()
+		if goInit {
+			env = append(env, "_BERTH_GO_EXEC=1")
+		}
+		r := rtWith(t, rtOpts{NoRoot: true, Global: []string{"--root", root}, Env: env},
+			"exec", id, "/bin/probe", "syscall", "mkdir", "str:/tmp/x", "0755")
+		if strings.TrimSpace(r.Stdout) != "EPERM" {
+			t.Errorf("mkdir in an exec (Go init %v): %s, want EPERM", goInit, r)
+		}
+	}
+	if after := entries(); !reflect.DeepEqual(after, before) {
+		t.Errorf("exec changed the cache: %v, was %v", after, before)
+	}
 }
