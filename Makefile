@@ -15,8 +15,12 @@ export PATH := $(dir $(GO)):$(PATH)
 
 all: berth
 
+# berth-criu is berth with checkpoint and restore (go-criu, protobuf), which
+# berth execs for those two commands (and features): built and installed
+# with it, kept out of every other berth process (docs/design.md).
 berth:
 	$(GO) build -trimpath -tags '$(TAGS)' -ldflags '$(LDFLAGS)' -o berth .
+	$(GO) build -trimpath -tags '$(TAGS) berth_criu' -ldflags '$(LDFLAGS)' -o berth-criu .
 
 # berth-floor is berth built as if on the oldest supported kernel (see
 # libcontainer/kernel): every newer API it can do without is left untried,
@@ -29,6 +33,7 @@ berth-docker-engine:
 
 install: berth berth-docker-engine
 	install -D -m 0755 berth $(DESTDIR)$(PREFIX)/bin/berth
+	install -D -m 0755 berth-criu $(DESTDIR)$(PREFIX)/bin/berth-criu
 	install -D -m 0755 berth-docker-engine $(DESTDIR)$(PREFIX)/bin/berth-docker-engine
 	install -D -m 0755 scripts/berth-docker $(DESTDIR)$(PREFIX)/bin/berth-docker
 
@@ -135,6 +140,7 @@ vm-test-ci:
 
 unit:
 	$(GO) test -tags '$(TAGS)' $$($(GO) list ./... | grep -v /tests/)
+	$(GO) test -tags '$(TAGS) berth_criu' . ./libcontainer/...
 
 integration: berth
 	BERTH_BIN=$(CURDIR)/berth $(GO) test -count=1 -timeout 15m ./tests/integration/
@@ -145,7 +151,7 @@ integration-v2: berth
 # integration-floor runs the integration suite in the cgroup v2 view against
 # berth-floor, where every kernel fallback is taken (clone3 into a cgroup
 # included); tests that need a newer API than the floor skip, naming it.
-integration-floor: berth-floor
+integration-floor: berth-floor berth
 	BERTH_BIN=$(CURDIR)/berth-floor tests/run-v2.sh $(GO) test -count=1 -timeout 15m ./tests/integration/
 
 # fuzz runs every fuzz target of the parsers of untrusted input for
@@ -211,9 +217,10 @@ test: unit fuzz-smoke integration integration-v2 integration-floor docker-test c
 lint:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet -tags '$(TAGS)' ./...
+	$(GO) vet -tags '$(TAGS) berth_criu' . ./libcontainer/...
 	@# go.mod and go.sum must be what "go mod tidy" makes (direct
 	@# dependencies not marked indirect, nothing missing or extra).
 	@$(GO) mod tidy -diff >/dev/null || { echo "go.mod/go.sum are not tidy: run go mod tidy"; $(GO) mod tidy -diff; exit 1; }
 
 clean:
-	rm -f berth berth-floor berth-docker-engine
+	rm -f berth berth-criu berth-floor berth-docker-engine

@@ -11,7 +11,6 @@ import (
 	"github.com/berth-runtime/berth/libcontainer/apparmor"
 	"github.com/berth-runtime/berth/libcontainer/caps"
 	"github.com/berth-runtime/berth/libcontainer/cgroups"
-	"github.com/berth-runtime/berth/libcontainer/criu"
 	"github.com/berth-runtime/berth/libcontainer/initp"
 	"github.com/berth-runtime/berth/libcontainer/kernel"
 	"github.com/berth-runtime/berth/libcontainer/nskind"
@@ -25,6 +24,9 @@ var featuresCommand = &cli.Command{
 	Usage: "show the enabled features",
 	Action: func(c *cli.Context) error {
 		if err := checkArgs(c, 0, 0); err != nil {
+			return err
+		}
+		if inHelper, err := featuresFromHelper(); inHelper {
 			return err
 		}
 		enc := json.NewEncoder(os.Stdout)
@@ -96,23 +98,6 @@ func kernelAnnotations(a map[string]string) map[string]string {
 		}
 		a[prefix+"."+info.Name] = v + " (" + info.API + ", Linux " + info.Since + ")"
 	}
-	return a
-}
-
-// criuAnnotations say whether checkpoint and restore work on this host:
-// runc's key (which CRI-O reads) and Berth's, with CRIU's reason when not.
-func criuAnnotations(a map[string]string) map[string]string {
-	ok, why := "true", "yes"
-	dir, err := os.MkdirTemp("", "berth-features-")
-	if err == nil {
-		err = criu.Check(dir)
-		os.RemoveAll(dir)
-	}
-	if err != nil {
-		ok, why = "false", "no: "+err.Error()
-	}
-	a["org.opencontainers.runc.checkpoint.enabled"] = ok
-	a["org.berth-runtime.berth.checkpoint"] = why
 	return a
 }
 

@@ -1,3 +1,5 @@
+//go:build berth_criu
+
 package libcontainer
 
 import (

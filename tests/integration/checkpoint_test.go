@@ -445,6 +445,47 @@ func TestCheckpointBadInput(t *testing.T) {
 	}
 }
 
+// TestCheckpointWithoutHelperFailsNamingIt: berth leaves checkpoint and
+// restore to berth-criu beside it; a berth installed alone refuses both
+// in one line naming it, leaves the container running and says in
+// features that checkpoint cannot work.
+func TestCheckpointWithoutHelperFailsNamingIt(t *testing.T) {
+	if runtimeIsRunc {
+		t.Skip("berth-criu is Berth's")
+	}
+	alone := filepath.Join(newDir(t, "alone"), "berth")
+	data, err := os.ReadFile(berthBin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(alone, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	id, _ := execRunning(t, withProbe("sleep"))
+	dir := newDir(t, "ck")
+	for _, args := range [][]string{
+		{"checkpoint", "--image-path", filepath.Join(dir, "i"), id},
+		{"restore", "--image-path", filepath.Join(dir, "i"), "--bundle", dir, newID(t)},
+	} {
+		r := rtWith(t, rtOpts{Bin: alone}, args...)
+		r.failed(t, "checkpoint and restore need berth-criu beside berth")
+		if n := len(lines(r.Stderr)); n != 1 {
+			t.Errorf("%s: %d lines of error, want 1:\n%s", args[0], n, r.Stderr)
+		}
+	}
+	if st := waitStatus(t, id, "running", 5*time.Second); st.Status != "running" {
+		t.Errorf("the container is %s after the refused checkpoint", st.Status)
+	}
+	if fileExists(filepath.Join(dir, "i")) {
+		t.Error("a refused checkpoint made its image directory")
+	}
+	out := rtWith(t, rtOpts{Bin: alone}, "features").ok(t).Stdout
+	if !strings.Contains(out, `"org.opencontainers.runc.checkpoint.enabled": "false"`) ||
+		!strings.Contains(out, "berth-criu is not installed beside berth") {
+		t.Errorf("features of a berth without berth-criu:\n%s", out)
+	}
+}
+
 // TestFeaturesReportCheckpointTruthfully: features says checkpoint works
 // exactly where `criu check` passes.
 func TestFeaturesReportCheckpointTruthfully(t *testing.T) {

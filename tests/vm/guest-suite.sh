@@ -28,7 +28,7 @@ RUNTIMES=${RUNTIMES:-berth}
 TEST_TIMEOUT=${TEST_TIMEOUT:-40m}
 
 # Binaries run from the guest's disk, not the 9p share.
-install -m 755 "$share/bin/berth" "$share/bin/berth-docker-engine" /usr/local/bin/
+install -m 755 "$share/bin/berth" "$share/bin/berth-criu" "$share/bin/berth-docker-engine" /usr/local/bin/
 probe=/usr/local/lib/berth-test/probe
 install -D -m 755 "$share/bin/probe" "$probe"
 mkdir -p /var/tmp/berth-suites

@@ -21,7 +21,7 @@ trap 'rm -rf "$stage"' EXIT
 mkdir -p "$stage/bin" "$stage/repo/scripts" "$stage/repo/tests"
 
 make -s berth berth-docker-engine
-cp berth berth-docker-engine "$stage/bin/"
+cp berth berth-criu berth-docker-engine "$stage/bin/"
 CGO_ENABLED=0 $GO build -o "$stage/bin/probe" ./tests/probe
 cp scripts/berth-docker "$stage/repo/scripts/"
 # podman-rootless is the podman suite run by the guest's unprivileged user

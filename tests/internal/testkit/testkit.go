@@ -50,12 +50,20 @@ func BerthBinary(dir string) (string, error) {
 			return
 		}
 		berthPath = filepath.Join(dir, "berth-bin", "berth")
-		cmd := exec.Command(GoTool(), "build", "-tags", "osusergo netgo urfave_cli_no_docs",
-			"-ldflags", "-linkmode external -extldflags -static", "-o", berthPath, ".")
-		cmd.Dir = RepoDir()
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			berthErr = fmt.Errorf("go build berth: %v\n%s", err, out)
+		// berth and, beside it, berth-criu (checkpoint and restore), as
+		// make berth builds them.
+		for _, b := range []struct{ tags, out string }{
+			{"osusergo netgo urfave_cli_no_docs", berthPath},
+			{"osusergo netgo urfave_cli_no_docs berth_criu", filepath.Join(dir, "berth-bin", "berth-criu")},
+		} {
+			cmd := exec.Command(GoTool(), "build", "-tags", b.tags,
+				"-ldflags", "-linkmode external -extldflags -static", "-o", b.out, ".")
+			cmd.Dir = RepoDir()
+			cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
+			if out, err := cmd.CombinedOutput(); err != nil {
+				berthErr = fmt.Errorf("go build %s: %v\n%s", filepath.Base(b.out), err, out)
+				return
+			}
 		}
 	})
 	return berthPath, berthErr
