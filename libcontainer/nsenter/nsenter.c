@@ -15,6 +15,10 @@
 //    newuidmap/newgidmap (CLONE_NEWUSER in _BERTH_NSUNSHARE): they need a
 //    process that is already in it, before the namespaces it is to own.
 //
+// For an exec the runtime gives to the C exec stage (_BERTH_EXECSTAGE,
+// execstage.c), the process that goes on enters it instead of returning
+// to Go: no Go runtime ever starts in it.
+//
 // It does nothing unless _BERTH_SYNCFD is set (only "berth init" has it).
 // It reports one line on the sync socket: "S" (this process goes on),
 // "P<pid>" (the forked child goes on) or "E<message>" (failure; exit 1),
