@@ -35,7 +35,9 @@ func requireCRIU(t *testing.T) {
 // counterSpec runs a counter that writes its next value every 100 ms to
 // /run/count (a tmpfs, whose contents CRIU saves) and to stdout.
 func counterSpec(s *specs.Spec) {
-	s.Process.Args = []string{"/bin/sh", "-c", `i=0; while :; do i=$((i+1)); echo $i > /run/count; echo $i; usleep 100000; done`}
+	// The count is renamed into place: a reader of a file the shell has
+	// just truncated would see it empty.
+	s.Process.Args = []string{"/bin/sh", "-c", `i=0; while :; do i=$((i+1)); echo $i > /run/count.new; mv /run/count.new /run/count; echo $i; usleep 100000; done`}
 	s.Mounts = append(s.Mounts, specs.Mount{Destination: "/run", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev", "mode=755"}})
 }
 
@@ -774,7 +776,7 @@ func TestCheckpointRestoreKeepsSeccompAndCapabilities(t *testing.T) {
 	requireCRIU(t)
 	deny := allowAllExcept(specs.LinuxSyscall{Names: []string{"mkdir", "mkdirat"}, Action: specs.ActErrno, ErrnoRet: errnoPtr(1)})
 	id, bundle := startCounter(t, nil, withSeccompProfile(deny), func(s *specs.Spec) {
-		s.Process.Args[2] = `i=0; while :; do i=$((i+1)); mkdir /run/probe$i 2>/dev/null && echo $i > /run/escaped; echo $i > /run/count; usleep 100000; done`
+		s.Process.Args[2] = `i=0; while :; do i=$((i+1)); mkdir /run/probe$i 2>/dev/null && echo $i > /run/escaped; echo $i > /run/count.new; mv /run/count.new /run/count; usleep 100000; done`
 		s.Process.NoNewPrivileges = true
 		keep := []string{"CAP_KILL", "CAP_CHOWN"}
 		s.Process.Capabilities = &specs.LinuxCapabilities{Bounding: keep, Effective: keep, Permitted: keep}
