@@ -16,7 +16,7 @@ export PATH := $(dir $(GO)):$(PATH)
 all: berth
 
 # berth-criu is berth with checkpoint and restore (go-criu, protobuf), which
-# berth execs for those two commands (and features): built and installed
+# berth execs for those two commands (and asks for features' CRIU check): built and installed
 # with it, kept out of every other berth process (docs/design.md).
 berth:
 	$(GO) build -trimpath -tags '$(TAGS)' -ldflags '$(LDFLAGS)' -o berth .

@@ -3,8 +3,10 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"syscall"
 
@@ -50,20 +52,32 @@ func checkpointAction(*cli.Context) error { return execCriuHelper() }
 
 func restoreAction(*cli.Context) error { return execCriuHelper() }
 
-// featuresFromHelper has berth-criu answer features, with its CRIU
-// check, when it is there (true: it ran, or failed to start).
-func featuresFromHelper() (bool, error) {
-	path, err := criuHelper()
-	if err != nil || unix.Access(path, unix.X_OK) != nil {
-		return false, nil
-	}
-	return true, execCriuHelper()
-}
-
-// criuAnnotations say that checkpoint and restore cannot work: berth-criu
-// is missing (with it, features is its answer).
+// criuAnnotations are berth-criu's answer to whether checkpoint and
+// restore work here (its CRIU check is go-criu's): it runs `berth-criu
+// features` and copies the two annotations. The rest of features is this
+// binary's own (a berth-floor build reports its own kernel floor).
 func criuAnnotations(a map[string]string) map[string]string {
-	a["org.opencontainers.runc.checkpoint.enabled"] = "false"
-	a["org.berth-runtime.berth.checkpoint"] = "no: " + criuHelperName + " is not installed beside berth"
+	no := func(why string) map[string]string {
+		a[checkpointEnabledKey], a[checkpointBerthKey] = "false", "no: "+why
+		return a
+	}
+	path, err := criuHelper()
+	if err == nil {
+		err = unix.Access(path, unix.X_OK)
+	}
+	if err != nil {
+		return no(criuHelperName + " is not installed beside berth")
+	}
+	out, err := exec.Command(path, "features").Output()
+	var f struct {
+		Annotations map[string]string `json:"annotations"`
+	}
+	if err == nil {
+		err = json.Unmarshal(out, &f)
+	}
+	if err != nil || f.Annotations[checkpointEnabledKey] == "" {
+		return no(fmt.Sprintf("%s features: %v", criuHelperName, err))
+	}
+	a[checkpointEnabledKey], a[checkpointBerthKey] = f.Annotations[checkpointEnabledKey], f.Annotations[checkpointBerthKey]
 	return a
 }

@@ -19,14 +19,18 @@ import (
 	"github.com/berth-runtime/berth/libcontainer/specfields"
 )
 
+// The annotations that say whether checkpoint and restore work on this
+// host: runc's key (which CRI-O reads) and Berth's, with the reason.
+const (
+	checkpointEnabledKey = "org.opencontainers.runc.checkpoint.enabled"
+	checkpointBerthKey   = "org.berth-runtime.berth.checkpoint"
+)
+
 var featuresCommand = &cli.Command{
 	Name:  "features",
 	Usage: "show the enabled features",
 	Action: func(c *cli.Context) error {
 		if err := checkArgs(c, 0, 0); err != nil {
-			return err
-		}
-		if inHelper, err := featuresFromHelper(); inHelper {
 			return err
 		}
 		enc := json.NewEncoder(os.Stdout)
