@@ -32,7 +32,7 @@ func ctrCounting(t *testing.T, name string, n int) int {
 // stdio pipes, which the restored process must get).
 func TestCtrCheckpointRestore(t *testing.T) {
 	testkit.RequireCRIU(t)
-	name := ctrRunD(t, nil, "sh", "-c", `i=0; while :; do i=$((i+1)); echo $i > /dev/shm/count; usleep 100000; done`)
+	name := ctrRunD(t, nil, "sh", "-c", `i=0; while :; do i=$((i+1)); echo $i > /dev/shm/count.new; mv /dev/shm/count.new /dev/shm/count; usleep 100000; done`)
 	n := ctrCounting(t, name, 2)
 	ref := "localhost/berth-checkpoint/" + name + ":1"
 	t.Cleanup(func() { exec.Command("ctr", "-a", suite.sock, "-n", suite.ns, "image", "rm", ref).Run() })

@@ -18,8 +18,10 @@ func requireCRIU(t *testing.T) {
 	testkit.RequireCRIU(t)
 }
 
-// counterArgs count on a tmpfs (CRIU saves its contents) every 100 ms.
-var counterArgs = []string{"sh", "-c", `i=0; while :; do i=$((i+1)); echo $i > /dev/shm/count; usleep 100000; done`}
+// counterArgs count on a tmpfs (CRIU saves its contents) every 100 ms,
+// renaming the count into place: a reader of the file the shell has just
+// truncated would see it empty.
+var counterArgs = []string{"sh", "-c", `i=0; while :; do i=$((i+1)); echo $i > /dev/shm/count.new; mv /dev/shm/count.new /dev/shm/count; usleep 100000; done`}
 
 // podmanCount reads the counter of container id.
 func podmanCount(t *testing.T, id string) int {
