@@ -25,13 +25,15 @@ import (
 const criuHelperName = "berth-criu"
 
 // criuHelper is the path of berth-criu beside this binary (its real
-// path: a symlink such as /usr/bin/runc -> berth is followed).
+// path: a symlink such as /usr/bin/runc -> berth is followed), or why it
+// cannot be run.
 func criuHelper() (string, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return "", err
 	}
-	return filepath.Join(filepath.Dir(self), criuHelperName), nil
+	path := filepath.Join(filepath.Dir(self), criuHelperName)
+	return path, unix.Access(path, unix.X_OK)
 }
 
 // execCriuHelper replaces this process with berth-criu and the same
@@ -39,9 +41,6 @@ func criuHelper() (string, error) {
 // preserved and console fds), directory and environment.
 func execCriuHelper() error {
 	path, err := criuHelper()
-	if err == nil {
-		err = unix.Access(path, unix.X_OK)
-	}
 	if err != nil {
 		return fmt.Errorf("checkpoint and restore need %s beside berth (make install puts it there): %w", criuHelperName, err)
 	}
@@ -62,9 +61,6 @@ func criuAnnotations(a map[string]string) map[string]string {
 		return a
 	}
 	path, err := criuHelper()
-	if err == nil {
-		err = unix.Access(path, unix.X_OK)
-	}
 	if err != nil {
 		return no(criuHelperName + " is not installed beside berth")
 	}

@@ -60,10 +60,6 @@ func (c *Container) Exec(o *ExecOpts) (int, error) {
 	if spec, p.seccomp, err = c.execSeccompProgram(spec); err != nil {
 		return 0, err
 	}
-	ic := &syncmsg.InitConfig{
-		ID: c.ID, Spec: spec, Process: o.Process, Exec: true, PreserveFds: len(o.ExtraFiles),
-		JoinMountNS: p.joinMount,
-	}
 	stage, err := execStage(o.Process, p, len(o.ExtraFiles))
 	if err != nil {
 		return 0, err
@@ -72,6 +68,10 @@ func (c *Container) Exec(o *ExecOpts) (int, error) {
 		logrus.Debugf("%s: exec through the C exec stage", c.ID)
 	} else {
 		logrus.Debugf("%s: exec through the Go init", c.ID)
+	}
+	ic := &syncmsg.InitConfig{
+		ID: c.ID, Spec: spec, Process: o.Process, Exec: true, PreserveFds: len(o.ExtraFiles),
+		JoinMountNS: p.joinMount,
 	}
 	mgr := c.cgroup()
 	if o.Cgroup != "" {
@@ -107,7 +107,8 @@ func (c *Container) execSeccompProgram(spec *specs.Spec) (*specs.Spec, *seccomp.
 		return spec, nil, nil
 	}
 	cache := seccompCache(filepath.Dir(c.Dir))
-	if prog := seccomp.Cached(data, cache); prog != nil && !prog.Notify {
+	prog := seccomp.Cached(data, cache)
+	if prog != nil && !prog.Notify {
 		return spec, prog, nil
 	}
 	sc := new(specs.LinuxSeccomp)
@@ -117,7 +118,10 @@ func (c *Container) execSeccompProgram(spec *specs.Spec) (*specs.Spec, *seccomp.
 	withProfile, linux := *spec, *spec.Linux
 	linux.Seccomp = sc
 	withProfile.Linux = &linux
-	prog, err := seccomp.CompileCachedJSON(sc, data, cache)
+	var err error
+	if prog == nil {
+		prog, err = seccomp.CompileCachedJSON(sc, data, cache)
+	}
 	return &withProfile, prog, err
 }
 
@@ -141,9 +145,8 @@ func execPlan(s *specs.Spec, initPid int) (*plan, error) {
 		}
 	}
 	joinAfterUserNS(p)
-	if p.usePreStage() && p.joinMount != "" {
-		p.preJoins = append(p.preJoins, nsJoin{unix.CLONE_NEWNS, p.joinMount})
-		p.joinMount = ""
+	if p.usePreStage() {
+		p.joinMountInPreStage()
 	}
 	if _, err := os.Stat("/proc/" + strconv.Itoa(initPid) + "/ns"); err != nil {
 		return nil, fmt.Errorf("container init: %w", err)

@@ -4,7 +4,6 @@ import (
 	"os"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"golang.org/x/sys/unix"
 
 	"github.com/berth-runtime/berth/libcontainer/caps"
 	"github.com/berth-runtime/berth/libcontainer/initp"
@@ -38,10 +37,7 @@ func execStage(proc *specs.Process, p *plan, preserveFds int) (*syncmsg.ExecStag
 	if proc.User.Umask != nil {
 		umask = *proc.User.Umask
 	}
-	if p.joinMount != "" {
-		p.preJoins = append(p.preJoins, nsJoin{unix.CLONE_NEWNS, p.joinMount})
-		p.joinMount = ""
-	}
+	p.joinMountInPreStage()
 	return &syncmsg.ExecStage{
 		Args: proc.Args, Env: env, AddHome: addHome, Cwd: proc.Cwd,
 		UID: proc.User.UID, GID: proc.User.GID, Gids: proc.User.AdditionalGids, Umask: umask,

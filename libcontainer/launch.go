@@ -291,16 +291,16 @@ func (l *launch) configure(conn *syncmsg.Conn, pid int, moveUnified bool) error 
 	if err := l.mode.beforeConfig(pid); err != nil {
 		return err
 	}
+	var err error
 	if l.stage != nil {
-		if err := conn.SendExecStage(l.stage); err != nil {
-			return err
-		}
-		return l.awaitReady(conn, pid)
+		err = conn.SendExecStage(l.stage)
+	} else {
+		st := l.mode.hookState(pid)
+		l.config.State = &st
+		l.config.Seccomp = l.plan.seccomp
+		err = conn.Send(syncmsg.Message{Type: syncmsg.Config, Config: l.config})
 	}
-	st := l.mode.hookState(pid)
-	l.config.State = &st
-	l.config.Seccomp = l.plan.seccomp
-	if err := conn.Send(syncmsg.Message{Type: syncmsg.Config, Config: l.config}); err != nil {
+	if err != nil {
 		return err
 	}
 	return l.awaitReady(conn, pid)

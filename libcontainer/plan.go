@@ -74,6 +74,16 @@ type plan struct {
 
 func (p *plan) usePreStage() bool { return len(p.preJoins) > 0 }
 
+// joinMountInPreStage has the pre-stage join the mount namespace, after
+// the others (a joined user namespace, or the C exec stage, which has no
+// Go init to do it).
+func (p *plan) joinMountInPreStage() {
+	if p.joinMount != "" {
+		p.preJoins = append(p.preJoins, nsJoin{unix.CLONE_NEWNS, p.joinMount})
+		p.joinMount = ""
+	}
+}
+
 // namespaced sysctls and the namespace each needs (runc's rules).
 var ipcSysctls = map[string]bool{
 	"kernel.msgmax": true, "kernel.msgmnb": true, "kernel.msgmni": true, "kernel.sem": true,
@@ -141,10 +151,7 @@ func makePlan(s *specs.Spec, seccompCache string) (*plan, error) {
 			p.preUnshare |= unix.CLONE_NEWPID
 		}
 		p.cloneFlags = 0
-		if p.joinMount != "" {
-			p.preJoins = append(p.preJoins, nsJoin{unix.CLONE_NEWNS, p.joinMount})
-			p.joinMount = ""
-		}
+		p.joinMountInPreStage()
 	}
 	if p.newTimeNS {
 		// A new time namespace is entered by a child of the process that
