@@ -79,6 +79,7 @@ func newApp() *cli.App {
 		},
 		ExitErrHandler: func(*cli.Context, error) {},
 	}
+	fixFlagNames(app)
 	return app
 }
 

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -11,10 +13,25 @@ func TestValidID(t *testing.T) {
 	tests := map[string]bool{
 		"c1": true, "a.b-c_d+e": true, "": false, ".": false, "..": false,
 		"../x": false, "a/b": false, "a b": false, "x\n": false,
+		"Z9": true, "caf\u00e9": false, "x\x00": false, strings.Repeat("a", 1025): false,
 	}
 	for id, want := range tests {
 		if got := ValidID(id); got != want {
 			t.Errorf("ValidID(%q) = %v, want %v", id, got, want)
+		}
+	}
+}
+
+// TestValidIDIsRuncsRegexp checks the byte loop against runc's rule as a
+// regexp, for every byte alone and between two letters.
+func TestValidIDIsRuncsRegexp(t *testing.T) {
+	runcs := regexp.MustCompile(`^[\w+\-.]+$`)
+	for b := 0; b < 256; b++ {
+		for _, id := range []string{string([]byte{byte(b)}), "a" + string([]byte{byte(b)}) + "z"} {
+			want := id != "." && runcs.MatchString(id)
+			if got := ValidID(id); got != want {
+				t.Errorf("ValidID(%q) = %v, runc's rule says %v", id, got, want)
+			}
 		}
 	}
 }

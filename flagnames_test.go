@@ -1,0 +1,87 @@
+package main
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/urfave/cli/v2"
+)
+
+// TestEveryFlagAnswersItsNamesOnce checks that every flag of the app, its
+// commands and the help and version flags is wrapped (a new kind of flag
+// would otherwise be looked up with a regexp again), and that the names
+// are the ones cli computes.
+func TestEveryFlagAnswersItsNamesOnce(t *testing.T) {
+	app := newApp()
+	check := func(where string, flags []cli.Flag) {
+		for _, f := range flags {
+			var inner cli.Flag
+			switch w := f.(type) {
+			case *boolFlag:
+				inner = w.BoolFlag
+			case *stringFlag:
+				inner = w.StringFlag
+			case *intFlag:
+				inner = w.IntFlag
+			case *durationFlag:
+				inner = w.DurationFlag
+			case *stringSliceFlag:
+				inner = w.StringSliceFlag
+			case *int64SliceFlag:
+				inner = w.Int64SliceFlag
+			default:
+				t.Errorf("%s: flag %v (%T) is not wrapped", where, f.Names(), f)
+				continue
+			}
+			if got, want := f.Names(), inner.Names(); !slices.Equal(got, want) || len(got) == 0 {
+				t.Errorf("%s: names %v, cli says %v", where, got, want)
+			}
+		}
+	}
+	check("app", app.Flags)
+	check("help/version", []cli.Flag{cli.HelpFlag, cli.VersionFlag})
+	for _, c := range app.Commands {
+		check(c.Name, c.Flags)
+	}
+	if again := fixedNames(cli.HelpFlag); again != cli.HelpFlag {
+		t.Error("wrapping a wrapped flag made a new one")
+	}
+}
+
+// TestWrappedFlagsParse runs exec's flags through the app: a value flag,
+// an alias of a bool flag and a repeated slice flag all reach the action.
+func TestWrappedFlagsParse(t *testing.T) {
+	app := newApp()
+	var got struct {
+		detach bool
+		cwd    string
+		env    []string
+		root   string
+	}
+	var cmd *cli.Command
+	for _, c := range app.Commands {
+		if c.Name == "exec" {
+			cmd = c
+		}
+	}
+	if cmd == nil {
+		t.Fatal("no exec command")
+	}
+	saved := cmd.Action
+	defer func() { cmd.Action = saved }()
+	cmd.Action = func(c *cli.Context) error {
+		got.detach, got.cwd, got.env, got.root = c.Bool("detach"), c.String("cwd"), c.StringSlice("env"), c.String("root")
+		if !c.IsSet("d") || !c.IsSet("detach") || c.IsSet("tty") {
+			t.Errorf("IsSet: d %v detach %v tty %v", c.IsSet("d"), c.IsSet("detach"), c.IsSet("tty"))
+		}
+		return nil
+	}
+	app.Before = nil
+	err := app.Run([]string{"berth", "--root", "/r", "exec", "-d", "--cwd", "/w", "-e", "A=1", "-e", "B=2", "c1", "true"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.detach || got.cwd != "/w" || !slices.Equal(got.env, []string{"A=1", "B=2"}) || got.root != "/r" {
+		t.Errorf("parsed %+v", got)
+	}
+}
