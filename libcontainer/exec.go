@@ -87,7 +87,7 @@ func (c *Container) Exec(o *ExecOpts) (int, error) {
 	// deadlock "exec --ignore-paused" against "resume": the new process
 	// is frozen until the container is thawed.
 	c.Release()
-	pid, err := l.run()
+	pid, err := l.runExec()
 	if err != nil && pid > 0 {
 		unix.Kill(pid, unix.SIGKILL)
 		var ws unix.WaitStatus

@@ -124,3 +124,90 @@ func (c *Conn) SendExecStage(e *ExecStage) error {
 	}
 	return nil
 }
+
+// ExecFork is what the runtime's direct exec (berth_exec_fork in
+// execstage.c) needs besides the stage: it forks the process itself, so
+// the child joins, moves and limits itself before the stage's work. Fds
+// are the runtime's; the child joins the namespaces in Joins' order.
+type ExecFork struct {
+	Stage *ExecStage
+	// Sync is the child's end of the sync socket (errors; EOF at execve).
+	Sync int
+	// PidNS is joined by the forking thread (-1: none): the child is born
+	// in it. Cgroup is a cgroup2 directory it is born in (-1: none).
+	PidNS, Cgroup int
+	Joins         []ForkJoin
+	// V1Tasks are the v1 "tasks" files the child writes "0" to.
+	V1Tasks     []string
+	Rlimits     []ForkRlimit
+	OOMScoreAdj *int
+	// Fds become the program's 0, 1, 2 and its preserved fds.
+	Fds []int
+}
+
+// ForkJoin is a namespace the child joins: its CLONE_NEW* flag and fd.
+type ForkJoin struct{ Flag, Fd int }
+
+// ForkRlimit is an rlimit the child sets on itself; Name is its spec name
+// (for the error).
+type ForkRlimit struct {
+	Resource  int
+	Soft, Hard uint64
+	Name      string
+}
+
+// Record tags after the stage's, as execstage.c's F_* numbers them.
+const (
+	forkEnd = iota
+	forkSync
+	forkPidNS
+	forkCgroup
+	forkJoin
+	forkV1Tasks
+	forkRlimit
+	forkOOMAdj
+	forkFds
+)
+
+// Encode is the stage's encoding followed by the fork's records (same
+// layout), ending with an empty forkEnd.
+func (f *ExecFork) Encode() ([]byte, error) {
+	b, err := f.Stage.Encode()
+	if err != nil {
+		return nil, err
+	}
+	ne := binary.NativeEndian
+	rec := func(tag uint32, v []byte) {
+		b = ne.AppendUint32(b, tag)
+		b = ne.AppendUint32(b, uint32(len(v)))
+		b = append(b, v...)
+	}
+	u32 := func(tag uint32, v uint32) { rec(tag, ne.AppendUint32(nil, v)) }
+	u32(forkSync, uint32(f.Sync))
+	if f.PidNS >= 0 {
+		u32(forkPidNS, uint32(f.PidNS))
+	}
+	if f.Cgroup >= 0 {
+		u32(forkCgroup, uint32(f.Cgroup))
+	}
+	for _, j := range f.Joins {
+		rec(forkJoin, ne.AppendUint32(ne.AppendUint32(nil, uint32(j.Flag)), uint32(j.Fd)))
+	}
+	for _, t := range f.V1Tasks {
+		rec(forkV1Tasks, append([]byte(t), 0))
+	}
+	for _, r := range f.Rlimits {
+		v := ne.AppendUint64(ne.AppendUint64(ne.AppendUint32(nil, uint32(r.Resource)), r.Soft), r.Hard)
+		rec(forkRlimit, append(append(v, r.Name...), 0))
+	}
+	if f.OOMScoreAdj != nil {
+		u32(forkOOMAdj, uint32(int32(*f.OOMScoreAdj)))
+	}
+	var fds []byte
+	for _, fd := range f.Fds {
+		fds = ne.AppendUint32(fds, uint32(fd))
+	}
+	rec(forkFds, fds)
+	rec(forkEnd, nil)
+	return b, nil
+}

@@ -77,3 +77,53 @@ func TestExecStageRefusesWhatNeedsTheGoInit(t *testing.T) {
 		}
 	}
 }
+
+// TestExecForkEncoding pins the fork's records after the stage's, in the
+// layout execstage.c's parse_fork reads: fds as u32, rlimits as resource,
+// soft, hard and the NUL-terminated name, the oom_score_adj as an i32.
+func TestExecForkEncoding(t *testing.T) {
+	adj := -17
+	f := &ExecFork{
+		Stage: &ExecStage{Args: []string{"true"}, Cwd: "/"}, Sync: 9, PidNS: 11, Cgroup: -1,
+		Joins:   []ForkJoin{{Flag: 0x40000000, Fd: 12}},
+		V1Tasks: []string{"/sys/fs/cgroup/pids/x/tasks"},
+		Rlimits: []ForkRlimit{{Resource: 7, Soft: 512, Hard: 1024, Name: "RLIMIT_NOFILE"}},
+		OOMScoreAdj: &adj, Fds: []int{0, 1, 2, 5},
+	}
+	b, err := f.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stage, _ := f.Stage.Encode()
+	if !bytes.HasPrefix(b, stage) {
+		t.Fatal("the fork's encoding does not start with the stage's")
+	}
+	ne := binary.NativeEndian
+	u32 := func(v uint32) string { return string(ne.AppendUint32(nil, v)) }
+	u64 := func(v uint64) string { return string(ne.AppendUint64(nil, v)) }
+	type rec struct {
+		tag uint32
+		val string
+	}
+	var got []rec
+	for body := b[len(stage):]; ; {
+		tag, n := ne.Uint32(body), ne.Uint32(body[4:])
+		got = append(got, rec{tag, string(body[8 : 8+n])})
+		body = body[8+n:]
+		if tag == forkEnd {
+			if len(body) != 0 {
+				t.Fatalf("%d bytes after the end record", len(body))
+			}
+			break
+		}
+	}
+	want := []rec{
+		{forkSync, u32(9)}, {forkPidNS, u32(11)}, {forkJoin, u32(0x40000000) + u32(12)},
+		{forkV1Tasks, "/sys/fs/cgroup/pids/x/tasks\x00"},
+		{forkRlimit, u32(7) + u64(512) + u64(1024) + "RLIMIT_NOFILE\x00"},
+		{forkOOMAdj, u32(uint32(0xffffffef))}, {forkFds, u32(0) + u32(1) + u32(2) + u32(5)}, {forkEnd, ""},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("records\n%+v\nwant\n%+v", got, want)
+	}
+}

@@ -20,12 +20,15 @@ const stageProbe = "probe ids; probe caps; probe nnp; probe cwd; probe env; prob
 // errorMsg is the msg of the runtime's last level=error line.
 var errorMsg = regexp.MustCompile(`level=error msg="((?:[^"\\]|\\.)*)"`)
 
-// TestExecStagesAgree runs the same execs through the C exec stage
-// (nsenter/execstage.c) and through the Go init (_BERTH_GO_EXEC=1) and
-// requires the same output, exit code and error from both, in a container
-// with a seccomp profile and in one with its own user namespace; the
-// debug log must name the stage each took, so that neither silently falls
-// back to the other.
+// TestExecStagesAgree runs the same execs three ways: forked by the
+// runtime itself into the C exec stage (the default where no user
+// namespace is joined), through the pre-stage's "berth init" into the C
+// exec stage (_BERTH_PRESTAGE_EXEC=1), and through the Go init
+// (_BERTH_GO_EXEC=1); it requires the same output, exit code and error
+// from all, in a container with a seccomp profile and in one with its own
+// user namespace (where the runtime does not fork the process itself); the
+// debug log must name the path each took, so that none silently falls
+// back to another.
 func TestExecStagesAgree(t *testing.T) {
 	denyMkdir := withSeccompProfile(allowAllExcept(specs.LinuxSyscall{
 		Names: []string{"mkdir", "mkdirat"}, Action: specs.ActErrno}))
@@ -47,6 +50,27 @@ func TestExecStagesAgree(t *testing.T) {
 	if err := os.WriteFile(procFile, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// Rlimits and oom_score_adj: the direct fork sets them in the child,
+	// the pre-stage path from the runtime; one rlimit the host's hard
+	// limit does not allow (raising it needs CAP_SYS_RESOURCE, which this
+	// runner may lack: the error must then read the same on all paths).
+	adj := 345
+	limited := func(name string, hard uint64) string {
+		b, err := json.Marshal(specs.Process{
+			Args: []string{"/bin/sh", "-c", "ulimit -n; ulimit -Hn; cat /proc/self/oom_score_adj"},
+			Env:  []string{"PATH=/bin"}, Cwd: "/", OOMScoreAdj: &adj,
+			Rlimits: []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: 512, Hard: hard}, {Type: "RLIMIT_CORE", Soft: 0, Hard: 0}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(filepath.Dir(procFile), name)
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	rlimitFile, tooHighFile := limited("rlimits.json", 1024), limited("too-high.json", 1<<40)
 	sh := []string{"/bin/sh", "-c", stageProbe}
 	cases := []struct {
 		name       string
@@ -67,6 +91,8 @@ func TestExecStagesAgree(t *testing.T) {
 		{"missing program", nil, []string{"/no/such/program"}, true},
 		{"directory as program", nil, []string{"/tmp"}, true},
 		{"missing cwd", []string{"--cwd", "/no/such/dir"}, []string{"true"}, true},
+		{"rlimits and oom_score_adj", []string{"-p", rlimitFile}, nil, false},
+		{"rlimit above the hard limit", []string{"-p", tooHighFile}, nil, true},
 	}
 	containers := []struct {
 		name string
@@ -85,32 +111,48 @@ func TestExecStagesAgree(t *testing.T) {
 			root := stateRoot(t)
 			for _, c := range cases {
 				t.Run(c.name, func(t *testing.T) {
-					run := func(goInit bool) result {
+					const forked = "exec: forked by the runtime"
+					run := func(mode string) result {
 						env := os.Environ()
-						want := "exec through the C exec stage"
-						if goInit {
+						want, not := "exec through the C exec stage", forked
+						switch mode {
+						case "go":
 							env, want = append(env, "_BERTH_GO_EXEC=1"), "exec through the Go init"
+						case "prestage":
+							env = append(env, "_BERTH_PRESTAGE_EXEC=1")
+						case "direct":
+							if ct.name != "user namespace" {
+								want, not = forked, "\x00"
+							}
 						}
 						args := append(append(append([]string{"exec"}, c.flags...), id), c.cmd...)
 						r := rtWith(t, rtOpts{NoRoot: true, Global: []string{"--root", root, "--debug"}, Env: env}, args...)
-						if !strings.Contains(r.Stderr, want) {
-							t.Errorf("the debug log does not say %q:\n%s", want, r.Stderr)
+						if !strings.Contains(r.Stderr, want) || strings.Contains(r.Stderr, not) {
+							t.Errorf("%s: the debug log does not say %q (or says %q):\n%s", mode, want, not, r.Stderr)
 						}
 						// The process's stdio are this run's files.
 						r.Stdout = strings.NewReplacer(r.StdoutPath, "STDOUT", r.StderrPath, "STDERR").Replace(r.Stdout)
 						return r
 					}
-					cr, gr := run(false), run(true)
-					if cr.Code != gr.Code || cr.Stdout != gr.Stdout {
-						t.Errorf("C stage: exit %d\n%s\nGo init: exit %d\n%s", cr.Code, cr.Stdout, gr.Code, gr.Stdout)
+					cr, pr, gr := run("direct"), run("prestage"), run("go")
+					for _, o := range []struct {
+						name string
+						r    result
+					}{{"pre-stage", pr}, {"Go init", gr}} {
+						if cr.Code != o.r.Code || cr.Stdout != o.r.Stdout {
+							t.Errorf("default: exit %d\n%s\n%s: exit %d\n%s", cr.Code, cr.Stdout, o.name, o.r.Code, o.r.Stdout)
+						}
+						if cm, om := lastError(cr.Stderr), lastError(o.r.Stderr); cm != om {
+							t.Errorf("default error %q, %s error %q", cm, o.name, om)
+						}
 					}
-					probed := len(c.cmd) == 3 && c.cmd[2] == stageProbe || len(c.flags) > 0 && c.flags[0] == "-p"
+					probed := len(c.cmd) == 3 && c.cmd[2] == stageProbe || len(c.flags) > 1 && c.flags[1] == procFile
 					if last := lines(cr.Stdout); probed && (len(last) == 0 || last[len(last)-1] != "EPERM") {
 						t.Errorf("mkdir under the seccomp profile did not fail with EPERM:\n%s", cr.Stdout)
 					}
-					cm, gm := lastError(cr.Stderr), lastError(gr.Stderr)
-					if cm != gm {
-						t.Errorf("C stage error %q, Go init error %q", cm, gm)
+					cm := lastError(cr.Stderr)
+					if c.name == "rlimits and oom_score_adj" && cr.Stdout != "512\n1024\n345\n" {
+						t.Errorf("rlimit or oom_score_adj not applied:\n%s", cr.Stdout)
 					}
 					switch {
 					case c.fails && (cr.Code == 0 || cm == ""):
