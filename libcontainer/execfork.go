@@ -7,6 +7,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-runtime/berth/libcontainer/exeseal"
 	"github.com/berth-runtime/berth/libcontainer/kernel"
 	"github.com/berth-runtime/berth/libcontainer/nsenter"
 	"github.com/berth-runtime/berth/libcontainer/state"
@@ -59,7 +60,15 @@ func (l *launch) execDirect() (pid int, done bool, err error) {
 	} else if l.mgr.Unit != nil {
 		return 0, false, nil
 	}
-	f := &syncmsg.ExecFork{Stage: l.stage, PidNS: -1, Cgroup: cgfd, OOMScoreAdj: oomScoreAdj(l.process)}
+	f := &syncmsg.ExecFork{Stage: l.stage, PidNS: -1, Cgroup: cgfd, OOMScoreAdj: oomScoreAdj(l.process), Sealed: -1}
+	if !exeReadOnly() {
+		exe, err := exeseal.Open()
+		if err != nil {
+			return 0, false, nil
+		}
+		defer exe.Close()
+		f.Sealed = int(exe.Fd())
+	}
 	var opened []int
 	defer func() {
 		for _, fd := range opened {
@@ -117,5 +126,20 @@ func (l *launch) execDirect() (pid int, done bool, err error) {
 		return pid, true, err
 	}
 	logrus.Debugf("exec: forked by the runtime (pid %s), no pre-stage", strconv.Itoa(pid))
-	return pid, true, l.awaitExec(syncmsg.NewConn(parentSock), pid)
+	conn := syncmsg.NewConn(parentSock)
+	if f.Sealed >= 0 {
+		if err := conn.SendExecStage(l.stage); err != nil {
+			return pid, true, err
+		}
+	}
+	return pid, true, l.awaitExec(conn, pid)
+}
+
+// exeReadOnly reports whether the runtime's binary is on a read-only
+// mount (an immutable /usr, a store): then nothing in a container can
+// write it through /proc/PID/exe, and the direct exec's child runs the
+// stage without going through a sealed copy.
+func exeReadOnly() bool {
+	var st unix.Statfs_t
+	return unix.Statfs("/proc/self/exe", &st) == nil && st.Flags&unix.ST_RDONLY != 0
 }

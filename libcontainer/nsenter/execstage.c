@@ -538,6 +538,18 @@ static void finish(struct stage *s, int wait_run, pid_t ppid)
 	die(1, "exec %s", s->argv[0]);
 }
 
+/* berth_exec_stage_direct is the sealed copy's part of a direct exec
+ * (exec_sealed): the runtime sends the stage's configuration once the
+ * fork has returned; everything before the stage's work is done. */
+void berth_exec_stage_direct(int syncfd)
+{
+	struct stage s = { 0 };
+
+	sock = syncfd;
+	read_stage(&s);
+	finish(&s, 0, getppid());
+}
+
 void berth_exec_stage(int syncfd)
 {
 	struct stage s = { 0 };
@@ -566,7 +578,7 @@ void berth_exec_stage(int syncfd)
  * (malloc is safe there), so the child never calls malloc.
  */
 enum {
-	F_END, F_SYNC, F_PIDNS, F_CGROUP, F_JOIN, F_V1TASKS, F_RLIMIT, F_OOMADJ, F_FDS,
+	F_END, F_SYNC, F_PIDNS, F_CGROUP, F_JOIN, F_V1TASKS, F_RLIMIT, F_OOMADJ, F_FDS, F_SEALED,
 };
 
 #define MAX_FORK 64
@@ -582,7 +594,7 @@ struct berth_clone_args {
 };
 
 struct fork_plan {
-	int sync, pidns, cgroup, oomadj_set, oomadj;
+	int sync, pidns, cgroup, oomadj_set, oomadj, sealed;
 	int njoin, joins[MAX_FORK][2]; /* flag, fd */
 	int nv1;
 	const char *v1[MAX_FORK];
@@ -612,7 +624,7 @@ static int parse_fork(struct fork_plan *f, const char *b, uint32_t len, char *er
 {
 	uint32_t tag, rlen, off = 0, u;
 
-	f->sync = f->pidns = f->cgroup = -1;
+	f->sync = f->pidns = f->cgroup = f->sealed = -1;
 	for (;;) {
 		const char *v;
 
@@ -629,7 +641,7 @@ static int parse_fork(struct fork_plan *f, const char *b, uint32_t len, char *er
 		v = b + off;
 		off += rlen;
 		switch (tag) {
-		case F_SYNC: case F_PIDNS: case F_CGROUP: case F_OOMADJ:
+		case F_SYNC: case F_PIDNS: case F_CGROUP: case F_OOMADJ: case F_SEALED:
 			if (rlen != 4)
 				return perr(err, errlen, "exec fork: bad record %u", tag);
 			memcpy(&u, v, 4);
@@ -639,6 +651,8 @@ static int parse_fork(struct fork_plan *f, const char *b, uint32_t len, char *er
 				f->pidns = u;
 			else if (tag == F_CGROUP)
 				f->cgroup = u;
+			else if (tag == F_SEALED)
+				f->sealed = u;
 			else
 				f->oomadj_set = 1, f->oomadj = (int32_t)u;
 			break;
@@ -692,16 +706,41 @@ static void place_fds(struct fork_plan *f)
 			base = f->fds[i] + 1;
 	if (f->sync >= base)
 		base = f->sync + 1;
+	if (f->sealed >= base)
+		base = f->sealed + 1;
 	for (i = 0; i < f->nfds; i++)
 		if ((tmp[i] = fcntl(f->fds[i], F_DUPFD_CLOEXEC, base)) < 0)
 			die(1, "exec fork: copy fd %d", f->fds[i]);
 	if ((sock = fcntl(f->sync, F_DUPFD_CLOEXEC, base)) < 0)
 		_exit(1);
+	if (f->sealed >= 0 && (f->sealed = fcntl(f->sealed, F_DUPFD_CLOEXEC, base)) < 0)
+		die(1, "exec fork: copy the sealed binary's fd");
 	for (i = 0; i < f->nfds; i++) {
 		if (dup2(tmp[i], i) < 0) /* dup2 clears close-on-exec */
 			die(1, "exec fork: place fd %d", i);
 		close(tmp[i]);
 	}
+}
+
+/* exec_sealed runs the stage's work from the sealed copy of the binary
+ * (exeseal): until its execve this process is the runtime's binary, and a
+ * program that is a script naming /proc/self/exe as its interpreter would
+ * run that, the host's file, which it could then write through its own
+ * /proc/PID/exe once the runtime exits (CVE-2019-5736). The copy's
+ * pre-stage reads the stage's configuration from the sync socket
+ * ("_BERTH_EXECSTAGE=direct": no report, no ready/run) and goes on in
+ * berth_exec_stage_direct. */
+static void exec_sealed(struct fork_plan *f)
+{
+	char env_sync[32];
+	char *argv[] = { "berth", "init", NULL };
+	char *envp[] = { env_sync, "_BERTH_EXEC=1", "_BERTH_EXECSTAGE=direct", NULL };
+
+	snprintf(env_sync, sizeof(env_sync), "_BERTH_SYNCFD=%d", sock);
+	if (fcntl(sock, F_SETFD, 0) < 0)
+		die(1, "exec fork: keep the sync socket");
+	syscall(SYS_execveat, f->sealed, "", argv, envp, AT_EMPTY_PATH);
+	die(1, "exec the sealed runtime binary");
 }
 
 /* fork_child is the forked process: it has one thread, every signal
@@ -767,6 +806,8 @@ static void fork_child(struct stage *s, struct fork_plan *f, pid_t ppid)
 			    f->joins[i][0] == CLONE_NEWNET ? "network" : f->joins[i][0] == CLONE_NEWIPC ? "ipc" :
 			    f->joins[i][0] == CLONE_NEWUTS ? "uts" : f->joins[i][0] == CLONE_NEWCGROUP ? "cgroup" : "a");
 	place_fds(f);
+	if (f->sealed >= 0)
+		exec_sealed(f);
 	finish(s, 0, ppid);
 }
 

@@ -113,6 +113,7 @@ static void join_cgroups(const char *dirs)
 }
 
 void berth_exec_stage(int syncfd); /* execstage.c */
+void berth_exec_stage_direct(int syncfd);
 static void join_all(const char *spec);
 static void set_time_offsets(const char *offsets);
 static void new_userns(void);
@@ -132,6 +133,10 @@ void berth_nsenter(void)
 	 * Go is up. execve resets this. */
 	if (getenv("_BERTH_EXEC") != NULL)
 		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	/* The sealed copy a direct exec runs through (execstage.c's
+	 * exec_sealed): joined, moved and limited already. */
+	if ((s = getenv("_BERTH_EXECSTAGE")) != NULL && strcmp(s, "direct") == 0)
+		berth_exec_stage_direct(syncfd);
 	join_cgroups(getenv("_BERTH_CGROUPS"));
 	if (spec != NULL && *spec != '\0')
 		join_all(spec);

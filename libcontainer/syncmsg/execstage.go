@@ -143,6 +143,10 @@ type ExecFork struct {
 	OOMScoreAdj *int
 	// Fds become the program's 0, 1, 2 and its preserved fds.
 	Fds []int
+	// Sealed is the sealed copy of the binary (exeseal) the child runs the
+	// stage from (-1: from the runtime's own, which nothing in the
+	// container can write); it then reads the stage from Sync.
+	Sealed int
 }
 
 // ForkJoin is a namespace the child joins: its CLONE_NEW* flag and fd.
@@ -167,6 +171,7 @@ const (
 	forkRlimit
 	forkOOMAdj
 	forkFds
+	forkSealed
 )
 
 // Encode is the stage's encoding followed by the fork's records (same
@@ -208,6 +213,9 @@ func (f *ExecFork) Encode() ([]byte, error) {
 		fds = ne.AppendUint32(fds, uint32(fd))
 	}
 	rec(forkFds, fds)
+	if f.Sealed >= 0 {
+		u32(forkSealed, uint32(f.Sealed))
+	}
 	rec(forkEnd, nil)
 	return b, nil
 }

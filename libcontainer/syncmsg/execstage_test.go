@@ -88,7 +88,7 @@ func TestExecForkEncoding(t *testing.T) {
 		Joins:   []ForkJoin{{Flag: 0x40000000, Fd: 12}},
 		V1Tasks: []string{"/sys/fs/cgroup/pids/x/tasks"},
 		Rlimits: []ForkRlimit{{Resource: 7, Soft: 512, Hard: 1024, Name: "RLIMIT_NOFILE"}},
-		OOMScoreAdj: &adj, Fds: []int{0, 1, 2, 5},
+		OOMScoreAdj: &adj, Fds: []int{0, 1, 2, 5}, Sealed: 13,
 	}
 	b, err := f.Encode()
 	if err != nil {
@@ -121,7 +121,7 @@ func TestExecForkEncoding(t *testing.T) {
 		{forkSync, u32(9)}, {forkPidNS, u32(11)}, {forkJoin, u32(0x40000000) + u32(12)},
 		{forkV1Tasks, "/sys/fs/cgroup/pids/x/tasks\x00"},
 		{forkRlimit, u32(7) + u64(512) + u64(1024) + "RLIMIT_NOFILE\x00"},
-		{forkOOMAdj, u32(uint32(0xffffffef))}, {forkFds, u32(0) + u32(1) + u32(2) + u32(5)}, {forkEnd, ""},
+		{forkOOMAdj, u32(uint32(0xffffffef))}, {forkFds, u32(0) + u32(1) + u32(2) + u32(5)}, {forkSealed, u32(13)}, {forkEnd, ""},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("records\n%+v\nwant\n%+v", got, want)

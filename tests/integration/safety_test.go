@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -177,4 +178,77 @@ func TestCVE_2019_5736InitBinaryCannotBeOverwritten(t *testing.T) {
 		t.Fatalf("the runtime's binary on the host was changed (CVE-2019-5736)")
 	}
 	rtWith(t, o, "delete", "-f", id).ok(t)
+}
+
+// TestCVE_2019_5736ExecCannotReachTheRuntimeBinary is the same attack on
+// an exec: the runtime forks the exec's process itself, so until that
+// process execs it is the runtime's own binary, and a program that is (or
+// names as its script interpreter) /proc/self/exe would become the host's
+// file, which the container could write through /proc/PID/exe once no
+// process runs it. The exec'd /proc/self/exe here is made to block (the
+// copy's pre-stage waits for a configuration on stdin), its exe is held,
+// it is killed, and writing through the held fd must fail: the process
+// must have run a sealed copy or a binary on a read-only mount.
+func TestCVE_2019_5736ExecCannotReachTheRuntimeBinary(t *testing.T) {
+	victim := filepath.Join(newDir(t, "cve5736x"), filepath.Base(berthBin))
+	if err := copyFile(berthBin, victim, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.ReadFile(victim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := rtOpts{Bin: victim}
+	id := newID(t)
+	rtWith(t, o, "run", "-d", "--bundle", newBundle(t, withProbe("sleep")), id).ok(t)
+	defer rtWith(t, o, "delete", "-f", id)
+	stdinR, stdinW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdinW.Close()
+	pidFile := filepath.Join(newDir(t, "cve5736x-pid"), "pid")
+	o.Stdin = stdinR
+	rtWith(t, o, "exec", "-d", "--pid-file", pidFile, "-e", "_BERTH_SYNCFD=0", "-e", "_BERTH_EXECSTAGE=direct",
+		id, "/proc/self/exe").ok(t)
+	stdinR.Close()
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	held, err := unix.Open(fmt.Sprintf("/proc/%d/exe", pid), unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatalf("open the exec'd process's exe: %v", err)
+	}
+	defer unix.Close(held)
+	exe, _ := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", held))
+	t.Logf("the exec'd /proc/self/exe ran %s", exe)
+	unix.Kill(pid, unix.SIGKILL)
+	if !waitFor(10*time.Second, func() bool {
+		st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		return err != nil || strings.Contains(string(st), ") Z ")
+	}) {
+		t.Fatal("the exec'd process did not die")
+	}
+	w, err := os.OpenFile(fmt.Sprintf("/proc/self/fd/%d", held), os.O_WRONLY, 0)
+	if err == nil {
+		_, err = w.WriteAt([]byte("PWNED"), 0)
+		w.Close()
+	}
+	if err == nil {
+		t.Error("the exec'd process's binary was opened and written through the held fd")
+	} else {
+		t.Logf("writing it: %v", err)
+	}
+	after, err := os.ReadFile(victim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(before, after) {
+		t.Fatalf("the runtime's binary on the host was changed (CVE-2019-5736 through exec)")
+	}
 }
