@@ -155,9 +155,9 @@ type ForkJoin struct{ Flag, Fd int }
 // ForkRlimit is an rlimit the child sets on itself; Name is its spec name
 // (for the error).
 type ForkRlimit struct {
-	Resource  int
+	Resource   int
 	Soft, Hard uint64
-	Name      string
+	Name       string
 }
 
 // Record tags after the stage's, as execstage.c's F_* numbers them.

@@ -85,9 +85,9 @@ func TestExecForkEncoding(t *testing.T) {
 	adj := -17
 	f := &ExecFork{
 		Stage: &ExecStage{Args: []string{"true"}, Cwd: "/"}, Sync: 9, PidNS: 11, Cgroup: -1,
-		Joins:   []ForkJoin{{Flag: 0x40000000, Fd: 12}},
-		V1Tasks: []string{"/sys/fs/cgroup/pids/x/tasks"},
-		Rlimits: []ForkRlimit{{Resource: 7, Soft: 512, Hard: 1024, Name: "RLIMIT_NOFILE"}},
+		Joins:       []ForkJoin{{Flag: 0x40000000, Fd: 12}},
+		V1Tasks:     []string{"/sys/fs/cgroup/pids/x/tasks"},
+		Rlimits:     []ForkRlimit{{Resource: 7, Soft: 512, Hard: 1024, Name: "RLIMIT_NOFILE"}},
 		OOMScoreAdj: &adj, Fds: []int{0, 1, 2, 5}, Sealed: 13,
 	}
 	b, err := f.Encode()
