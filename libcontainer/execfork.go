@@ -129,6 +129,11 @@ func (l *launch) execDirect() (pid int, done bool, err error) {
 	conn := syncmsg.NewConn(parentSock)
 	if f.Sealed >= 0 {
 		if err := conn.SendExecStage(l.stage); err != nil {
+			// The child failed before the sealed copy: its report is
+			// waiting on the socket.
+			if rerr := l.awaitExec(conn, pid); rerr != nil {
+				return pid, true, rerr
+			}
 			return pid, true, err
 		}
 	}
