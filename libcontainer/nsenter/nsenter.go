@@ -22,32 +22,22 @@ import (
 
 // ExecFork forks the process of an exec from this process (execstage.c's
 // berth_exec_fork): conf is syncmsg.ExecFork's encoding. It returns the
-// child's pid, or an error when nothing was started. The fork runs on a
-// thread of its own goroutine: the thread joins the container's pid
-// namespace for the fork, and if it cannot return to the runtime's the
-// goroutine ends locked to it, so Go discards the thread.
+// child's pid, or an error (with pid 0 when nothing was started). The
+// calling thread joins the container's pid namespace for the fork; if it
+// cannot return to the runtime's, the goroutine stays locked to it so
+// nothing else runs there, and the error says so (the caller gives up).
 func ExecFork(conf []byte) (int, error) {
-	type result struct {
-		pid int
-		err error
+	runtime.LockOSThread()
+	var msg [1024]byte
+	var pid C.int
+	r := C.berth_exec_fork((*C.char)(unsafe.Pointer(&conf[0])), C.uint32_t(len(conf)),
+		(*C.char)(unsafe.Pointer(&msg[0])), C.int(len(msg)), &pid)
+	if r != -2 {
+		runtime.UnlockOSThread()
 	}
-	done := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread()
-		var msg [1024]byte
-		var pid C.int
-		r := C.berth_exec_fork((*C.char)(unsafe.Pointer(&conf[0])), C.uint32_t(len(conf)),
-			(*C.char)(unsafe.Pointer(&msg[0])), C.int(len(msg)), &pid)
-		var err error
-		if r < 0 {
-			text, _, _ := bytes.Cut(msg[:], []byte{0})
-			err = errors.New(string(text))
-		}
-		if r != -2 {
-			runtime.UnlockOSThread()
-		}
-		done <- result{int(pid), err}
-	}()
-	res := <-done
-	return res.pid, res.err
+	if r < 0 {
+		text, _, _ := bytes.Cut(msg[:], []byte{0})
+		return int(pid), errors.New(string(text))
+	}
+	return int(pid), nil
 }
