@@ -5,6 +5,7 @@ package caps
 import (
 	"fmt"
 	"strings"
+	"sync"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -85,8 +86,12 @@ type Sets struct {
 	Bounding, Effective, Inheritable, Permitted, Ambient Set
 }
 
-// LastCap reads the highest capability number the kernel supports.
-func LastCap() int {
+// LastCap is the highest capability number the kernel supports, read
+// once per process (an exec asks for it twice: the process check and the
+// exec stage's sets).
+var LastCap = sync.OnceValue(readLastCap)
+
+func readLastCap() int {
 	var data [8]byte
 	fd, err := unix.Open("/proc/sys/kernel/cap_last_cap", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
