@@ -1,6 +1,7 @@
 package main
 
 import (
+	"reflect"
 	"slices"
 	"testing"
 
@@ -15,24 +16,15 @@ func TestEveryFlagAnswersItsNamesOnce(t *testing.T) {
 	app := newApp()
 	check := func(where string, flags []cli.Flag) {
 		for _, f := range flags {
-			var inner cli.Flag
-			switch w := f.(type) {
-			case *boolFlag:
-				inner = w.BoolFlag
-			case *stringFlag:
-				inner = w.StringFlag
-			case *intFlag:
-				inner = w.IntFlag
-			case *durationFlag:
-				inner = w.DurationFlag
-			case *stringSliceFlag:
-				inner = w.StringSliceFlag
-			case *int64SliceFlag:
-				inner = w.Int64SliceFlag
-			default:
+			// A wrapper is one of this package's structs around the
+			// flag it embeds first.
+			v := reflect.ValueOf(f)
+			if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct ||
+				v.Elem().Type().PkgPath() != reflect.TypeOf(boolFlag{}).PkgPath() {
 				t.Errorf("%s: flag %v (%T) is not wrapped", where, f.Names(), f)
 				continue
 			}
+			inner := v.Elem().Field(0).Interface().(cli.Flag)
 			if got, want := f.Names(), inner.Names(); !slices.Equal(got, want) || len(got) == 0 {
 				t.Errorf("%s: names %v, cli says %v", where, got, want)
 			}

@@ -30,22 +30,7 @@ func TestExecStageEncoding(t *testing.T) {
 	if n := ne.Uint32(b[4:]); int(n) != len(b)-8 {
 		t.Fatalf("body length %d, want %d", n, len(b)-8)
 	}
-	type rec struct {
-		tag uint32
-		val string
-	}
-	var got []rec
-	for body := b[8:]; ; {
-		tag, n := ne.Uint32(body), ne.Uint32(body[4:])
-		got = append(got, rec{tag, string(body[8 : 8+n])})
-		body = body[8+n:]
-		if tag == tagEnd {
-			if len(body) != 0 {
-				t.Fatalf("%d bytes after the end record", len(body))
-			}
-			break
-		}
-	}
+	got := records(t, b[8:])
 	u32 := func(v uint32) string { return string(ne.AppendUint32(nil, v)) }
 	var caps []byte
 	for _, c := range e.Caps {
@@ -78,6 +63,31 @@ func TestExecStageRefusesWhatNeedsTheGoInit(t *testing.T) {
 	}
 }
 
+// rec is one record of the encoding.
+type rec struct {
+	tag uint32
+	val string
+}
+
+// records splits body into its records, up to the end record (tag 0),
+// which must be the last bytes.
+func records(t *testing.T, body []byte) []rec {
+	t.Helper()
+	ne := binary.NativeEndian
+	var got []rec
+	for {
+		tag, n := ne.Uint32(body), ne.Uint32(body[4:])
+		got = append(got, rec{tag, string(body[8 : 8+n])})
+		body = body[8+n:]
+		if tag == tagEnd {
+			if len(body) != 0 {
+				t.Fatalf("%d bytes after the end record", len(body))
+			}
+			return got
+		}
+	}
+}
+
 // TestExecForkEncoding pins the fork's records after the stage's, in the
 // layout execstage.c's parse_fork reads: fds as u32, rlimits as resource,
 // soft, hard and the NUL-terminated name, the oom_score_adj as an i32.
@@ -101,22 +111,7 @@ func TestExecForkEncoding(t *testing.T) {
 	ne := binary.NativeEndian
 	u32 := func(v uint32) string { return string(ne.AppendUint32(nil, v)) }
 	u64 := func(v uint64) string { return string(ne.AppendUint64(nil, v)) }
-	type rec struct {
-		tag uint32
-		val string
-	}
-	var got []rec
-	for body := b[len(stage):]; ; {
-		tag, n := ne.Uint32(body), ne.Uint32(body[4:])
-		got = append(got, rec{tag, string(body[8 : 8+n])})
-		body = body[8+n:]
-		if tag == forkEnd {
-			if len(body) != 0 {
-				t.Fatalf("%d bytes after the end record", len(body))
-			}
-			break
-		}
-	}
+	got := records(t, b[len(stage):])
 	want := []rec{
 		{forkSync, u32(9)}, {forkPidNS, u32(11)}, {forkJoin, u32(0x40000000) + u32(12)},
 		{forkV1Tasks, "/sys/fs/cgroup/pids/x/tasks\x00"},

@@ -136,14 +136,7 @@ func TestCwdSymlinkOutsideRootIsContained(t *testing.T) {
 // (berth-floor takes that path). The runtime under attack is a copy, so a
 // vulnerable runtime only spoils the copy.
 func TestCVE_2019_5736InitBinaryCannotBeOverwritten(t *testing.T) {
-	victim := filepath.Join(newDir(t, "cve5736"), filepath.Base(berthBin))
-	if err := copyFile(berthBin, victim, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	before, err := os.ReadFile(victim)
-	if err != nil {
-		t.Fatal(err)
-	}
+	victim, before := runtimeCopy(t, "cve5736")
 	o := rtOpts{Bin: victim}
 	id := newID(t)
 	rtWith(t, o, "create", "--bundle", newBundle(t, withProbe("sleep")), id).ok(t)
@@ -160,15 +153,39 @@ func TestCVE_2019_5736InitBinaryCannotBeOverwritten(t *testing.T) {
 	}) {
 		t.Fatal("the init did not exec the container's program")
 	}
+	writeThroughHeldExe(t, held, victim, before)
+	rtWith(t, o, "delete", "-f", id).ok(t)
+}
+
+// runtimeCopy is a copy of the runtime under test, to be attacked (a
+// vulnerable runtime only spoils the copy), and its bytes.
+func runtimeCopy(t *testing.T, dir string) (string, []byte) {
+	t.Helper()
+	victim := filepath.Join(newDir(t, dir), filepath.Base(berthBin))
+	if err := copyFile(berthBin, victim, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.ReadFile(victim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return victim, before
+}
+
+// writeThroughHeldExe is the attack's last step: reopen the held exe of a
+// process that has gone (or moved on) for writing, and write. It must
+// fail, and victim must still hold before.
+func writeThroughHeldExe(t *testing.T, held int, victim string, before []byte) {
+	t.Helper()
 	w, err := os.OpenFile(fmt.Sprintf("/proc/self/fd/%d", held), os.O_WRONLY, 0)
 	if err == nil {
 		_, err = w.WriteAt([]byte("PWNED"), 0)
 		w.Close()
 	}
 	if err == nil {
-		t.Error("the init's binary was opened and written through the held fd")
+		t.Error("the process's binary was opened and written through the held fd")
 	} else {
-		t.Logf("writing the init's binary: %v", err)
+		t.Logf("writing the process's binary: %v", err)
 	}
 	after, err := os.ReadFile(victim)
 	if err != nil {
@@ -177,7 +194,6 @@ func TestCVE_2019_5736InitBinaryCannotBeOverwritten(t *testing.T) {
 	if !bytes.Equal(before, after) {
 		t.Fatalf("the runtime's binary on the host was changed (CVE-2019-5736)")
 	}
-	rtWith(t, o, "delete", "-f", id).ok(t)
 }
 
 // TestCVE_2019_5736ExecCannotReachTheRuntimeBinary is the same attack on
@@ -190,14 +206,7 @@ func TestCVE_2019_5736InitBinaryCannotBeOverwritten(t *testing.T) {
 // it is killed, and writing through the held fd must fail: the process
 // must have run a sealed copy or a binary on a read-only mount.
 func TestCVE_2019_5736ExecCannotReachTheRuntimeBinary(t *testing.T) {
-	victim := filepath.Join(newDir(t, "cve5736x"), filepath.Base(berthBin))
-	if err := copyFile(berthBin, victim, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	before, err := os.ReadFile(victim)
-	if err != nil {
-		t.Fatal(err)
-	}
+	victim, before := runtimeCopy(t, "cve5736x")
 	o := rtOpts{Bin: victim}
 	id := newID(t)
 	rtWith(t, o, "run", "-d", "--bundle", newBundle(t, withProbe("sleep")), id).ok(t)
@@ -234,21 +243,5 @@ func TestCVE_2019_5736ExecCannotReachTheRuntimeBinary(t *testing.T) {
 	}) {
 		t.Fatal("the exec'd process did not die")
 	}
-	w, err := os.OpenFile(fmt.Sprintf("/proc/self/fd/%d", held), os.O_WRONLY, 0)
-	if err == nil {
-		_, err = w.WriteAt([]byte("PWNED"), 0)
-		w.Close()
-	}
-	if err == nil {
-		t.Error("the exec'd process's binary was opened and written through the held fd")
-	} else {
-		t.Logf("writing it: %v", err)
-	}
-	after, err := os.ReadFile(victim)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(before, after) {
-		t.Fatalf("the runtime's binary on the host was changed (CVE-2019-5736 through exec)")
-	}
+	writeThroughHeldExe(t, held, victim, before)
 }
