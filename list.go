@@ -114,9 +114,30 @@ func owner(dir string) string {
 	if err != nil {
 		return ""
 	}
-	uid := strconv.Itoa(int(fi.Sys().(*syscall.Stat_t).Uid))
-	if u, err := user.LookupId(uid); err == nil {
-		return u.Username
+	return ownerNames.name(fi.Sys().(*syscall.Stat_t).Uid)
+}
+
+// ownerNames remembers the user names list has looked up: a lookup reads
+// and parses /etc/passwd (osusergo), and the containers of a root almost
+// all have the same owner.
+var ownerNames = &uidNames{names: map[uint32]string{}}
+
+type uidNames struct {
+	mu    sync.Mutex
+	names map[uint32]string
+}
+
+// name is uid's user name, "#uid" when it has none.
+func (n *uidNames) name(uid uint32) string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if s, ok := n.names[uid]; ok {
+		return s
 	}
-	return "#" + uid
+	s := "#" + strconv.FormatUint(uint64(uid), 10)
+	if u, err := user.LookupId(strconv.FormatUint(uint64(uid), 10)); err == nil {
+		s = u.Username
+	}
+	n.names[uid] = s
+	return s
 }
