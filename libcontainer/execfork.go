@@ -116,14 +116,14 @@ func (l *launch) execDirect() (pid int, done bool, err error) {
 		childSock.Close()
 		return 0, true, err
 	}
-	pid, err = nsenter.ExecFork(conf)
+	pid, spoiled, err := nsenter.ExecFork(conf)
 	childSock.Close()
-	if err != nil && pid == 0 {
+	if err != nil {
 		logrus.Debugf("exec: direct fork: %v; through the pre-stage", err)
 		return 0, false, nil
 	}
-	if err != nil {
-		return pid, true, err
+	if spoiled {
+		logrus.Debugf("exec: this thread cannot return to the runtime's pid namespace; it stays locked")
 	}
 	logrus.Debugf("exec: forked by the runtime (pid %s), no pre-stage", strconv.Itoa(pid))
 	conn := syncmsg.NewConn(parentSock)

@@ -3,6 +3,7 @@ package integration
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -227,5 +228,54 @@ func TestExecFindsTheProgramCreateCompiled(t *testing.T) {
 	}
 	if after := entries(); !reflect.DeepEqual(after, before) {
 		t.Errorf("exec changed the cache: %v, was %v", after, before)
+	}
+}
+
+// TestExecByARuntimeInAUserNamespace is rootless podman's layout: the
+// runtime runs as root of a user namespace it did not make the pid
+// namespace of (unshare --user --map-root-user), and the container has no
+// user namespace of its own. The direct exec joins the container's pid
+// namespace on the runtime's thread and cannot go back to the runtime's
+// (setns needs CAP_SYS_ADMIN over the owner of that namespace); the exec
+// must still run, with the thread left locked, as the Go path does.
+func TestExecByARuntimeInAUserNamespace(t *testing.T) {
+	if _, err := exec.LookPath("unshare"); err != nil {
+		t.Skip("no unshare(1)")
+	}
+	bundle := newBundle(t, withProbe("sleep"), func(s *specs.Spec) {
+		// What root of a user namespace can mount: no cgroup (no
+		// delegation), a devpts without the unmapped gid 5.
+		var kept []specs.Mount
+		for _, m := range s.Mounts {
+			switch m.Destination {
+			case "/sys/fs/cgroup":
+				continue
+			case "/dev/pts":
+				m.Options = []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"}
+			}
+			kept = append(kept, m)
+		}
+		s.Mounts = kept
+		s.Linux.Resources = nil
+	})
+	root, id := filepath.Join(newDir(t, "userns-exec"), "root"), newID(t)
+	script := `set -e
+"$1" --root "$2" run -d --bundle "$3" "$4"
+"$1" --root "$2" --debug exec "$4" sh -c 'echo exec-ran; cat /proc/1/cmdline | tr "\0" " "; echo' || echo "exec failed: $?"
+"$1" --root "$2" delete -f "$4"`
+	out, err := exec.Command("unshare", "--user", "--map-root-user", "--mount", "sh", "-c", script,
+		"sh", berthBin, root, bundle, id).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v:\n%s", err, out)
+	}
+	s := string(out)
+	if !strings.Contains(s, "exec-ran") || !strings.Contains(s, "/bin/probe sleep") || strings.Contains(s, "exec failed") {
+		t.Errorf("the exec did not run in the container:\n%s", s)
+	}
+	if !strings.Contains(s, "exec: forked by the runtime") && runtimeHasKernelFeature(t, "clone-into-cgroup") {
+		t.Errorf("the exec did not take the direct fork, which this test is for:\n%s", s)
+	}
+	if ents, _ := os.ReadDir(root); len(ents) != 0 {
+		t.Errorf("the state root still holds %d entries", len(ents))
 	}
 }
