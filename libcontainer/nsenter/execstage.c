@@ -47,6 +47,8 @@
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
 
+const char *berth_nsname(int flag); /* nsenter.c */
+
 /* Record tags of syncmsg.ExecStage's encoding (keep in step with it). */
 enum {
 	T_END, T_ARG, T_ENV, T_CWD, T_UID, T_GID, T_GIDS, T_UMASK, T_NNP,
@@ -802,9 +804,7 @@ static void fork_child(struct stage *s, struct fork_plan *f, pid_t ppid)
 	}
 	for (i = 0; i < f->njoin; i++)
 		if (setns(f->joins[i][1], f->joins[i][0]) < 0)
-			die(1, "join %s namespace", f->joins[i][0] == CLONE_NEWNS ? "mount" :
-			    f->joins[i][0] == CLONE_NEWNET ? "network" : f->joins[i][0] == CLONE_NEWIPC ? "ipc" :
-			    f->joins[i][0] == CLONE_NEWUTS ? "uts" : f->joins[i][0] == CLONE_NEWCGROUP ? "cgroup" : "a");
+			die(1, "join %s namespace", berth_nsname(f->joins[i][0]));
 	place_fds(f);
 	if (f->sealed >= 0)
 		exec_sealed(f);

@@ -76,7 +76,8 @@ struct join {
 	const char *path;
 };
 
-static const char *nsname(int flag)
+/* berth_nsname is a namespace's word in messages (execstage.c's too). */
+const char *berth_nsname(int flag)
 {
 	switch (flag) {
 	case CLONE_NEWUSER: return "user";
@@ -248,7 +249,7 @@ static void join_all(const char *spec)
 		 * paths may no longer resolve. */
 		joins[njoins].fd = open(colon + 1, O_RDONLY | O_CLOEXEC);
 		if (joins[njoins].fd < 0)
-			fail("open %s namespace %s", nsname(joins[njoins].flag), colon + 1);
+			fail("open %s namespace %s", berth_nsname(joins[njoins].flag), colon + 1);
 		if (joins[njoins].flag == CLONE_NEWUSER)
 			user = njoins;
 		njoins++;
@@ -261,7 +262,7 @@ static void join_all(const char *spec)
 			continue;
 		if (setns(joins[i].fd, joins[i].flag) < 0) {
 			if (errno != EPERM || user < 0)
-				fail("join %s namespace %s", nsname(joins[i].flag), joins[i].path);
+				fail("join %s namespace %s", berth_nsname(joins[i].flag), joins[i].path);
 			pending[npending++] = i;
 		}
 	}
@@ -276,7 +277,7 @@ static void join_all(const char *spec)
 	for (i = 0; i < npending; i++) {
 		struct join *j = &joins[pending[i]];
 		if (setns(j->fd, j->flag) < 0)
-			fail("join %s namespace %s", nsname(j->flag), j->path);
+			fail("join %s namespace %s", berth_nsname(j->flag), j->path);
 	}
 	for (i = 0; i < njoins; i++)
 		close(joins[i].fd);

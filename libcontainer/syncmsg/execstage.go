@@ -64,54 +64,61 @@ func (e *ExecStage) Encode() ([]byte, error) {
 		return nil, fmt.Errorf("exec stage: a seccomp listener needs the Go init")
 	}
 	ne := binary.NativeEndian
-	b := make([]byte, 8, 512)
-	rec := func(tag uint32, v []byte) {
-		b = ne.AppendUint32(b, tag)
-		b = ne.AppendUint32(b, uint32(len(v)))
-		b = append(b, v...)
-	}
-	str := func(tag uint32, s string) { rec(tag, append([]byte(s), 0)) }
-	u32 := func(tag uint32, v uint32) { rec(tag, ne.AppendUint32(nil, v)) }
+	b := tlv(make([]byte, 8, 512))
 	for _, a := range e.Args {
-		str(tagArg, a)
+		b.str(tagArg, a)
 	}
 	for _, v := range e.Env {
-		str(tagEnv, v)
+		b.str(tagEnv, v)
 	}
-	str(tagCwd, e.Cwd)
-	u32(tagUID, e.UID)
-	u32(tagGID, e.GID)
-	u32(tagUmask, e.Umask)
-	u32(tagPreserve, uint32(e.PreserveFds))
+	b.str(tagCwd, e.Cwd)
+	b.u32(tagUID, e.UID)
+	b.u32(tagGID, e.GID)
+	b.u32(tagUmask, e.Umask)
+	b.u32(tagPreserve, uint32(e.PreserveFds))
 	if len(e.Gids) > 0 {
 		var g []byte
 		for _, id := range e.Gids {
 			g = ne.AppendUint32(g, id)
 		}
-		rec(tagGids, g)
+		b.rec(tagGids, g)
 	}
 	if e.NoNewPrivs {
-		rec(tagNNP, nil)
+		b.rec(tagNNP, nil)
 	}
 	if e.AddHome {
-		rec(tagHome, nil)
+		b.rec(tagHome, nil)
 	}
 	var c []byte
 	for _, set := range e.Caps {
 		c = ne.AppendUint64(c, set)
 	}
-	rec(tagCaps, ne.AppendUint32(c, uint32(e.LastCap)))
+	b.rec(tagCaps, ne.AppendUint32(c, uint32(e.LastCap)))
 	if p := e.Seccomp; p != nil {
 		if len(p.Raw) == 0 || len(p.Raw)%8 != 0 || len(p.Raw)/8 > 0xffff {
 			return nil, fmt.Errorf("load seccomp filter: bad program size %d", len(p.Raw))
 		}
-		rec(tagSeccomp, append(ne.AppendUint64(nil, uint64(p.Flags)), p.Raw...))
+		b.rec(tagSeccomp, append(ne.AppendUint64(nil, uint64(p.Flags)), p.Raw...))
 	}
-	rec(tagEnd, nil)
+	b.rec(tagEnd, nil)
 	ne.PutUint32(b[0:], execStageMagic)
 	ne.PutUint32(b[4:], uint32(len(b)-8))
 	return b, nil
 }
+
+// tlv is an encoding being built: records of (tag, length, value)
+// in native byte order, as the C stage reads them.
+type tlv []byte
+
+func (b *tlv) rec(tag uint32, v []byte) {
+	ne := binary.NativeEndian
+	*b = append(ne.AppendUint32(ne.AppendUint32(*b, tag), uint32(len(v))), v...)
+}
+
+// str is a string record, with its terminating NUL.
+func (b *tlv) str(tag uint32, s string) { b.rec(tag, append([]byte(s), 0)) }
+
+func (b *tlv) u32(tag uint32, v uint32) { b.rec(tag, binary.NativeEndian.AppendUint32(nil, v)) }
 
 // SendExecStage writes the C stage's configuration (instead of Config).
 func (c *Conn) SendExecStage(e *ExecStage) error {
@@ -177,45 +184,40 @@ const (
 // Encode is the stage's encoding followed by the fork's records (same
 // layout), ending with an empty forkEnd.
 func (f *ExecFork) Encode() ([]byte, error) {
-	b, err := f.Stage.Encode()
+	stage, err := f.Stage.Encode()
 	if err != nil {
 		return nil, err
 	}
 	ne := binary.NativeEndian
-	rec := func(tag uint32, v []byte) {
-		b = ne.AppendUint32(b, tag)
-		b = ne.AppendUint32(b, uint32(len(v)))
-		b = append(b, v...)
-	}
-	u32 := func(tag uint32, v uint32) { rec(tag, ne.AppendUint32(nil, v)) }
-	u32(forkSync, uint32(f.Sync))
+	b := tlv(stage)
+	b.u32(forkSync, uint32(f.Sync))
 	if f.PidNS >= 0 {
-		u32(forkPidNS, uint32(f.PidNS))
+		b.u32(forkPidNS, uint32(f.PidNS))
 	}
 	if f.Cgroup >= 0 {
-		u32(forkCgroup, uint32(f.Cgroup))
+		b.u32(forkCgroup, uint32(f.Cgroup))
 	}
 	for _, j := range f.Joins {
-		rec(forkJoin, ne.AppendUint32(ne.AppendUint32(nil, uint32(j.Flag)), uint32(j.Fd)))
+		b.rec(forkJoin, ne.AppendUint32(ne.AppendUint32(nil, uint32(j.Flag)), uint32(j.Fd)))
 	}
 	for _, t := range f.V1Tasks {
-		rec(forkV1Tasks, append([]byte(t), 0))
+		b.str(forkV1Tasks, t)
 	}
 	for _, r := range f.Rlimits {
 		v := ne.AppendUint64(ne.AppendUint64(ne.AppendUint32(nil, uint32(r.Resource)), r.Soft), r.Hard)
-		rec(forkRlimit, append(append(v, r.Name...), 0))
+		b.rec(forkRlimit, append(append(v, r.Name...), 0))
 	}
 	if f.OOMScoreAdj != nil {
-		u32(forkOOMAdj, uint32(int32(*f.OOMScoreAdj)))
+		b.u32(forkOOMAdj, uint32(int32(*f.OOMScoreAdj)))
 	}
 	var fds []byte
 	for _, fd := range f.Fds {
 		fds = ne.AppendUint32(fds, uint32(fd))
 	}
-	rec(forkFds, fds)
+	b.rec(forkFds, fds)
 	if f.Sealed >= 0 {
-		u32(forkSealed, uint32(f.Sealed))
+		b.u32(forkSealed, uint32(f.Sealed))
 	}
-	rec(forkEnd, nil)
+	b.rec(forkEnd, nil)
 	return b, nil
 }
