@@ -77,3 +77,35 @@ func TestWrappedFlagsParse(t *testing.T) {
 		t.Errorf("parsed %+v", got)
 	}
 }
+
+// TestFlagNamesIsClis compares the regexp-free names with cli.FlagNames
+// for the shapes a name can have (a v1-style "name, alias" list, spaces,
+// none), beyond the app's own flags that the test above compares.
+func TestFlagNamesIsClis(t *testing.T) {
+	cases := []struct {
+		name    string
+		aliases []string
+	}{
+		{"root", nil},
+		{"detach", []string{"d"}},
+		{"pid-file, p", nil},
+		{"tty,t", []string{"x, y", "z ,w"}},
+		{"a b", []string{" lead", ""}},
+		{"", nil},
+	}
+	for _, c := range cases {
+		got, want := flagNames(c.name, c.aliases), cli.FlagNames(c.name, c.aliases)
+		if !slices.Equal(got, want) {
+			t.Errorf("flagNames(%q, %q) = %q, cli.FlagNames says %q", c.name, c.aliases, got, want)
+		}
+	}
+	aliases := []string{"d"}
+	names := flagNames("detach", aliases)
+	_ = append(names, "extra")
+	if again := flagNames("detach", aliases); !slices.Equal(again, []string{"detach", "d"}) {
+		t.Errorf("names changed to %q", again)
+	}
+	if cap(names) != len(names) {
+		t.Errorf("names have spare capacity %d: a caller's append would share them", cap(names)-len(names))
+	}
+}
