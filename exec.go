@@ -116,6 +116,7 @@ func execProcess(c *cli.Context) (int, error) {
 	if detach {
 		return 0, nil
 	}
+	releaseCPUs()
 	go forwardTo(sigs, pid)
 	code := libcontainer.WaitPid(pid)
 	waitTTY()

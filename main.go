@@ -19,6 +19,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"github.com/urfave/cli/v2"
 
+	"github.com/berth-runtime/berth/libcontainer/cpus"
 	"github.com/berth-runtime/berth/libcontainer/idmap"
 	"github.com/berth-runtime/berth/libcontainer/initp"
 	_ "github.com/berth-runtime/berth/libcontainer/nsenter"
@@ -48,6 +49,7 @@ func main() {
 	// The helper that holds a user namespace for an idmapped mount is this
 	// binary too; it never reaches the command line.
 	idmap.Hold()
+	notePin()
 	app := newApp()
 	if err := app.Run(reorderArgs(app, os.Args)); err != nil {
 		fatal(err)
@@ -144,6 +146,9 @@ func setupGlobals(c *cli.Context) error {
 		}
 		logrus.SetOutput(f)
 		logToFile = true
+	}
+	if orig, ok := cpus.Original(); ok {
+		logrus.Debugf("runtime pinned to CPU %d; what it starts gets the caller's CPUs %s", cpus.CPU(), cpus.Format(orig))
 	}
 	var err error
 	if rootlessCgroups, err = rootless.Cgroups(c.String("rootless")); err != nil {

@@ -59,6 +59,7 @@ var runCommand = &cli.Command{
 		if detach {
 			return nil
 		}
+		releaseCPUs()
 		go forwardTo(sigs, ctr.InitPid())
 		code := ctr.Wait()
 		waitTTY()

@@ -7,6 +7,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-runtime/berth/libcontainer/cpus"
 	"github.com/berth-runtime/berth/libcontainer/exeseal"
 	"github.com/berth-runtime/berth/libcontainer/kernel"
 	"github.com/berth-runtime/berth/libcontainer/nsenter"
@@ -116,7 +117,11 @@ func (l *launch) execDirect() (pid int, done bool, err error) {
 		childSock.Close()
 		return 0, true, err
 	}
-	pid, spoiled, err := nsenter.ExecFork(conf)
+	var spoiled bool
+	err = cpus.Forking(func() (err error) {
+		pid, spoiled, err = nsenter.ExecFork(conf)
+		return err
+	})
 	childSock.Close()
 	if err != nil {
 		logrus.Debugf("exec: direct fork: %v; through the pre-stage", err)

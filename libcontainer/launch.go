@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-runtime/berth/libcontainer/cgroups"
+	"github.com/berth-runtime/berth/libcontainer/cpus"
 	"github.com/berth-runtime/berth/libcontainer/exeseal"
 	"github.com/berth-runtime/berth/libcontainer/initp"
 	"github.com/berth-runtime/berth/libcontainer/kernel"
@@ -532,6 +533,11 @@ func inDir(dir string, fn func() error) error {
 // namespaces, so the child inherits them (a pid namespace only applies to
 // children). The thread goes back to its own namespaces afterwards.
 func startInNamespaces(cmd *exec.Cmd, joins []nsJoin) error {
+	return cpus.Forking(func() error { return startJoined(cmd, joins) })
+}
+
+// startJoined is startInNamespaces on the thread Forking gives it.
+func startJoined(cmd *exec.Cmd, joins []nsJoin) error {
 	if len(joins) == 0 {
 		return cmd.Start()
 	}

@@ -4,6 +4,8 @@
 package hooks
 
 import (
+	"github.com/berth-runtime/berth/libcontainer/cpus"
+
 	"bytes"
 	"context"
 	"encoding/json"
@@ -48,7 +50,9 @@ func Run(h specs.Hook, st specs.State) error {
 	// A hook that forks a daemon keeping the output pipe open must not
 	// hang us after the hook itself exits.
 	cmd.WaitDelay = time.Second
-	err = cmd.Run()
+	if err = cpus.Forking(cmd.Start); err == nil {
+		err = cmd.Wait()
+	}
 	if ctx.Err() == context.DeadlineExceeded {
 		return fmt.Errorf("hook %s ran past specified timeout of %.1fs", h.Path, float64(*h.Timeout))
 	}

@@ -34,6 +34,7 @@ type hookRun struct {
 	Cwd      string          `json:"cwd"`
 	// PidExe is readlink /proc/<state pid>/exe at the time of the hook.
 	PidExe string `json:"pidExe"`
+	CPUs   string `json:"cpus"`
 }
 
 // tag is the first argument after FILE.

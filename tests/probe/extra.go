@@ -138,6 +138,8 @@ type hookRecord struct {
 	// PidExe is readlink /proc/<state.pid>/exe when the state has a pid:
 	// what that process runs when the hook runs.
 	PidExe string `json:"pidExe,omitempty"`
+	// CPUs is the hook's Cpus_allowed_list.
+	CPUs string `json:"cpus"`
 }
 
 // hook records how it was run as an OCI hook and exits 0.
@@ -156,6 +158,7 @@ func hook(file string) {
 	rec.MntNS, _ = os.Readlink("/proc/self/ns/mnt")
 	rec.PidNS, _ = os.Readlink("/proc/self/ns/pid")
 	rec.Cwd, _ = os.Getwd()
+	rec.CPUs = cpusAllowed()
 	var st struct {
 		Pid int `json:"pid"`
 	}
@@ -170,4 +173,15 @@ func hook(file string) {
 	_, err = unix.Write(fd, append(b, '\n'))
 	check(err)
 	check(unix.Close(fd))
+}
+
+// cpusAllowed is this process's Cpus_allowed_list from /proc.
+func cpusAllowed() string {
+	b, _ := os.ReadFile("/proc/self/status")
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "Cpus_allowed_list:"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
 }
