@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -68,22 +69,20 @@ func listStates(c *cli.Context) ([]libcontainer.OCIState, error) {
 	// Each container is read on its own (its lock, state.json, the
 	// kernel's word on its init and freezer), so a few workers read them
 	// side by side; the output keeps List's order.
+	// Each worker takes the next index itself: a channel of indexes woke
+	// a sleeping worker's thread for every container.
 	got := make([]*libcontainer.OCIState, len(ids))
-	next := make(chan int)
+	var next atomic.Int64
 	var wg sync.WaitGroup
 	for w := 0; w < min(len(ids), 2*runtime.GOMAXPROCS(0)); w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := range next {
+			for i := int(next.Add(1) - 1); i < len(ids); i = int(next.Add(1) - 1) {
 				got[i] = listOne(root, ids[i])
 			}
 		}()
 	}
-	for i := range ids {
-		next <- i
-	}
-	close(next)
 	wg.Wait()
 	var states []libcontainer.OCIState
 	for _, s := range got {

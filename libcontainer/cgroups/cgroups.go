@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-runtime/berth/libcontainer/kernel"
+	"github.com/berth-runtime/berth/libcontainer/procfs"
 )
 
 // Root is where cgroup file systems are mounted.
@@ -546,12 +547,12 @@ func (m *Manager) FreezerPath() string {
 // Frozen reports whether the cgroup freezer holds the container.
 func (m *Manager) Frozen() bool {
 	if p, ok := m.Paths[UnifiedKey]; ok && m.Mode == Unified {
-		v, err := os.ReadFile(filepath.Join(p, "cgroup.freeze"))
+		v, err := procfs.ReadFile(filepath.Join(p, "cgroup.freeze"))
 		return err == nil && strings.TrimSpace(string(v)) == "1"
 	}
 	for key, p := range m.Paths {
 		if strings.Contains(","+key+",", ",freezer,") {
-			v, err := os.ReadFile(filepath.Join(p, "freezer.state"))
+			v, err := procfs.ReadFile(filepath.Join(p, "freezer.state"))
 			return err == nil && strings.TrimSpace(string(v)) != "THAWED"
 		}
 	}

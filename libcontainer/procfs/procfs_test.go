@@ -1,8 +1,12 @@
 package procfs
 
 import (
+	"bytes"
+	"errors"
 	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -46,5 +50,35 @@ func TestReadStatus(t *testing.T) {
 	}
 	if st["Pid"] != strconv.Itoa(os.Getpid()) || st["Cpus_allowed_list"] == "" {
 		t.Errorf("status fields %q %q", st["Pid"], st["Cpus_allowed_list"])
+	}
+}
+
+func TestReadFileIsOsReadFile(t *testing.T) {
+	dir := t.TempDir()
+	big := bytes.Repeat([]byte("0123456789"), 300) // past the first buffer
+	for name, data := range map[string][]byte{"empty": {}, "small": []byte("1\n"), "big": big} {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		got, err := ReadFile(p)
+		if err != nil || !bytes.Equal(got, data) {
+			t.Errorf("%s: got %d bytes, %v; want %d bytes", name, len(got), err, len(data))
+		}
+	}
+	// /proc files report no size: read to EOF.
+	want, _ := os.ReadFile("/proc/self/status")
+	got, err := ReadFile("/proc/self/status")
+	if err != nil || len(got) == 0 || !bytes.HasPrefix(got, want[:5]) {
+		t.Errorf("/proc/self/status: %q, %v", got, err)
+	}
+	missing := filepath.Join(dir, "missing")
+	_, err = ReadFile(missing)
+	_, osErr := os.ReadFile(missing)
+	if !errors.Is(err, os.ErrNotExist) || err == nil || osErr == nil || err.Error() != osErr.Error() {
+		t.Errorf("missing file: %v, want os.ReadFile's %v", err, osErr)
+	}
+	if _, err := ReadFile(dir); err == nil || !strings.Contains(err.Error(), "is a directory") {
+		t.Errorf("a directory: %v, want EISDIR", err)
 	}
 }

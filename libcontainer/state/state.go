@@ -86,7 +86,7 @@ func Dir(root, id string) (string, error) {
 
 // Load reads the state of the container in dir.
 func Load(dir string) (*State, error) {
-	data, err := os.ReadFile(filepath.Join(dir, StateFile))
+	data, err := procfs.ReadFile(filepath.Join(dir, StateFile))
 	if err != nil {
 		return nil, err
 	}
@@ -176,7 +176,7 @@ func LoadExecSpec(dir string) (spec *specs.Spec, seccompJSON json.RawMessage, er
 
 // loadConfig decodes the config copy in dir into v.
 func loadConfig(dir string, v any) error {
-	data, err := os.ReadFile(filepath.Join(dir, ConfigFile))
+	data, err := procfs.ReadFile(filepath.Join(dir, ConfigFile))
 	if err != nil {
 		return err
 	}
@@ -230,37 +230,40 @@ func (s *State) Status(dir string, frozen func() bool) string {
 }
 
 // Lock is an exclusive lock on one container directory.
-type Lock struct{ f *os.File }
+type Lock struct {
+	fd   int
+	held bool
+}
 
 // LockDir takes the lock on dir, waiting for any other Berth command that
 // holds it. It fails with os.ErrNotExist when dir is gone.
 func LockDir(dir string) (*Lock, error) {
-	f, err := os.Open(dir)
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, err
+		return nil, &os.PathError{Op: "open", Path: dir, Err: err}
 	}
 	for {
-		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
+		err = unix.Flock(fd, unix.LOCK_EX)
 		if !errors.Is(err, unix.EINTR) {
 			break
 		}
 	}
 	if err != nil {
-		f.Close()
+		unix.Close(fd)
 		return nil, fmt.Errorf("lock %s: %w", dir, err)
 	}
 	// The directory may have been deleted while we waited.
 	if _, err := os.Stat(filepath.Join(dir)); err != nil {
-		f.Close()
+		unix.Close(fd)
 		return nil, err
 	}
-	return &Lock{f: f}, nil
+	return &Lock{fd: fd, held: true}, nil
 }
 
 // Unlock releases the lock.
 func (l *Lock) Unlock() {
-	if l != nil && l.f != nil {
-		l.f.Close()
-		l.f = nil
+	if l != nil && l.held {
+		unix.Close(l.fd)
+		l.held = false
 	}
 }
