@@ -16,6 +16,7 @@
 package cpus
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -92,8 +93,8 @@ func Forking(start func() error) error {
 	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	if err := unix.SchedSetaffinity(0, &original); err != nil {
-		return fmt.Errorf("restore the caller's CPU affinity: %w", err)
+	if err := restore(0); err != nil {
+		return err
 	}
 	err := start()
 	if pinned.Load() {
@@ -124,8 +125,8 @@ func Release() error {
 			}
 			done = false
 			// ESRCH: the thread has exited.
-			if err := unix.SchedSetaffinity(tid, &original); err != nil && err != unix.ESRCH {
-				return fmt.Errorf("restore the caller's CPU affinity of thread %d: %w", tid, err)
+			if err := restore(tid); err != nil && !errors.Is(err, unix.ESRCH) {
+				return fmt.Errorf("thread %d: %w", tid, err)
 			}
 		}
 		if done {
@@ -133,6 +134,25 @@ func Release() error {
 		}
 	}
 	return fmt.Errorf("restore the caller's CPU affinity: threads kept appearing")
+}
+
+// restore gives thread tid (0: this one) the caller's affinity. Where the
+// caller's CPUs have all left this process's cpuset since it started
+// (EINVAL), it gets every CPU of the cpuset instead, which is what a
+// process started there would inherit.
+func restore(tid int) error {
+	err := unix.SchedSetaffinity(tid, &original)
+	if err == unix.EINVAL {
+		var all unix.CPUSet
+		for i := 0; i < setSize; i++ {
+			all.Set(i)
+		}
+		err = unix.SchedSetaffinity(tid, &all)
+	}
+	if err != nil {
+		return fmt.Errorf("restore the caller's CPU affinity: %w", err)
+	}
+	return nil
 }
 
 func threads() ([]int, error) {
