@@ -30,6 +30,8 @@ import (
 // setSize is the number of CPUs a unix.CPUSet holds (glibc's CPU_SETSIZE).
 const setSize = 1024
 
+// The package's state is a process-wide kernel attribute's: main sets it
+// once (SetPinned) before any command runs, and only Release clears it.
 var (
 	pinned   atomic.Bool
 	original unix.CPUSet // the caller's affinity
