@@ -405,7 +405,7 @@ func cpusetNeedsAttach(cgfd int) bool {
 	if kernel.ReleaseAtLeast(6, 3) {
 		return false
 	}
-	cpus, err := readAt(cgfd, "cpuset.cpus.effective")
+	cpuset, err := readAt(cgfd, "cpuset.cpus.effective")
 	if err != nil {
 		return false // no cpuset controller in this cgroup
 	}
@@ -414,8 +414,14 @@ func cpusetNeedsAttach(cgfd int) bool {
 	if err != nil {
 		return true
 	}
+	// The child gets the caller's CPUs where the runtime runs on one
+	// (cpus.Forking), not the runtime's own.
+	allowed := own["Cpus_allowed_list"]
+	if orig, pinned := cpus.Original(); pinned {
+		allowed = cpus.Format(orig)
+	}
 	// Both sides are the kernel's own list format ("0-3,8"), trimmed.
-	return cpus != own["Cpus_allowed_list"] || mems != own["Mems_allowed_list"]
+	return cpuset != allowed || mems != own["Mems_allowed_list"]
 }
 
 // readAt reads a small file below the directory fd dir.
