@@ -78,7 +78,11 @@ func listStates(c *cli.Context) ([]libcontainer.OCIState, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := int(next.Add(1) - 1); i < len(ids); i = int(next.Add(1) - 1) {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(ids) {
+					return
+				}
 				got[i] = listOne(root, ids[i])
 			}
 		}()

@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"runtime"
 	"strconv"
 	"strings"
@@ -36,12 +37,13 @@ var (
 	pinned   atomic.Bool
 	original unix.CPUSet // the caller's affinity
 	one      unix.CPUSet // the CPU this process runs on
+	onCPU    int
 )
 
 // SetPinned records that this process was pinned to cpu, out of the
 // caller's affinity orig.
 func SetPinned(orig unix.CPUSet, cpu int) {
-	original = orig
+	original, onCPU = orig, cpu
 	one.Zero()
 	one.Set(cpu)
 	pinned.Store(true)
@@ -54,25 +56,17 @@ func Pinned() bool { return pinned.Load() }
 func Original() (unix.CPUSet, bool) { return original, pinned.Load() }
 
 // CPU is the CPU this process was pinned to.
-func CPU() int {
-	for i := 0; i < setSize; i++ {
-		if one.IsSet(i) {
-			return i
-		}
-	}
-	return -1
-}
+func CPU() int { return onCPU }
 
 // Format lists the CPUs of s as /proc's Cpus_allowed_list does ("0-3,6").
 func Format(s unix.CPUSet) string {
 	var b strings.Builder
-	n := setSize
-	for i := 0; i < n; i++ {
+	for i := 0; i < setSize; i++ {
 		if !s.IsSet(i) {
 			continue
 		}
 		j := i
-		for j+1 < n && s.IsSet(j+1) {
+		for j+1 < setSize && s.IsSet(j+1) {
 			j++
 		}
 		if b.Len() > 0 {
@@ -103,6 +97,14 @@ func Forking(start func() error) error {
 		unix.SchedSetaffinity(0, &one)
 	}
 	return err
+}
+
+// Run is cmd.Run with the start through Forking.
+func Run(cmd *exec.Cmd) error {
+	if err := Forking(cmd.Start); err != nil {
+		return err
+	}
+	return cmd.Wait()
 }
 
 // Release gives every thread of this process the caller's affinity back:

@@ -50,9 +50,7 @@ func Run(h specs.Hook, st specs.State) error {
 	// A hook that forks a daemon keeping the output pipe open must not
 	// hang us after the hook itself exits.
 	cmd.WaitDelay = time.Second
-	if err = cpus.Forking(cmd.Start); err == nil {
-		err = cmd.Wait()
-	}
+	err = cpus.Run(cmd)
 	if ctx.Err() == context.DeadlineExceeded {
 		return fmt.Errorf("hook %s ran past specified timeout of %.1fs", h.Path, float64(*h.Timeout))
 	}

@@ -92,11 +92,7 @@ func runHelper(path string, pid int, maps []specs.LinuxIDMapping, file string) e
 	var out bytes.Buffer
 	cmd := exec.Command(path, args...)
 	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cpus.Forking(cmd.Start)
-	if err == nil {
-		err = cmd.Wait()
-	}
-	if err != nil {
+	if err := cpus.Run(cmd); err != nil {
 		msg := strings.Join(strings.Fields(out.String()), " ")
 		return fmt.Errorf("write the user namespace's maps %s with %s: %s (%v): %s must give %s these ids",
 			FormatMappings(maps), path, msg, err, file, userName())
